@@ -1,0 +1,316 @@
+// Command kibo is the whole support desk in one binary: `kibo serve` runs it on an
+// embedded SQLite database; the other commands manage agents, tokens and backups.
+// See PROTOCOL.md ("CLI") for the contract and README.md for a quick start.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"kibo/connectors/chat"
+	"kibo/server"
+	"kibo/store"
+)
+
+const usage = `kibo: a unified customer support inbox
+
+  kibo serve   [--addr 127.0.0.1:8080] [--data ./data]     run the server (creates the data dir)
+  kibo migrate [--data DIR]                                 apply migrations and exit
+  kibo agent add --email E --name N [--role admin|agent] [--password-stdin]
+  kibo token create --email E                               print a new API token for that agent
+  kibo backup --data DIR --out FILE                         consistent online copy of the database
+
+Flags may also come from the environment: KIBO_ADDR, KIBO_DATA, KIBO_PUBLIC_URL,
+KIBO_DURABILITY (full|normal), KIBO_ADMIN_EMAIL and KIBO_ADMIN_PASSWORD (the first admin),
+KIBO_LOG (text|json), KIBO_MAX_INFLIGHT, KIBO_CHAT_RATE, KIBO_CHAT_MAX_CONNS,
+KIBO_CHAT_PER_IP_CONNS.
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	args := os.Args[2:]
+	switch os.Args[1] {
+	case "serve":
+		err = serve(args)
+	case "migrate":
+		err = migrate(args)
+	case "agent":
+		if len(args) == 0 || args[0] != "add" {
+			err = errors.New("usage: kibo agent add --email E --name N [--role admin|agent] [--password-stdin]")
+		} else {
+			err = agentAdd(args[1:], os.Stdin, os.Stdout)
+		}
+	case "token":
+		if len(args) == 0 || args[0] != "create" {
+			err = errors.New("usage: kibo token create --email E")
+		} else {
+			err = tokenCreate(args[1:], os.Stdout)
+		}
+	case "backup":
+		err = backup(args)
+	case "help", "-h", "--help":
+		fmt.Print(usage)
+	default:
+		err = fmt.Errorf("unknown command %q\n\n%s", os.Args[1], usage)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kibo:", err)
+		os.Exit(1)
+	}
+}
+
+func env(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
+}
+
+func dataFlag(fs *flag.FlagSet) *string {
+	return fs.String("data", env("KIBO_DATA", "./data"), "data directory (database, attachments)")
+}
+
+func openStore(dir string) (*store.Store, error) {
+	d := store.DurabilityFull
+	if strings.EqualFold(os.Getenv("KIBO_DURABILITY"), "normal") {
+		d = store.DurabilityNormal
+	}
+	return store.Open(dir, store.Options{Durability: d})
+}
+
+func newLogger() *slog.Logger {
+	if os.Getenv("KIBO_LOG") == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, nil))
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	addr := fs.String("addr", env("KIBO_ADDR", "127.0.0.1:8080"), "address to listen on")
+	data := dataFlag(fs)
+	fs.Parse(args)
+	log := newLogger()
+
+	st, err := openStore(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx := context.Background()
+	publicURL := env("KIBO_PUBLIC_URL", "http://"+*addr)
+	if err := firstRun(ctx, st, publicURL, os.Stdout); err != nil {
+		return err
+	}
+	srv, err := server.New(server.Config{
+		Addr:        *addr,
+		PublicURL:   os.Getenv("KIBO_PUBLIC_URL"),
+		MaxInFlight: envInt("KIBO_MAX_INFLIGHT", 1024),
+		Chat: chat.Limits{
+			MessagesPerSecond: float64(envInt("KIBO_CHAT_RATE", 20)),
+			Burst:             2 * envInt("KIBO_CHAT_RATE", 20),
+			MaxConnections:    envInt("KIBO_CHAT_MAX_CONNS", 20000),
+			PerIPConnections:  envInt("KIBO_CHAT_PER_IP_CONNS", 0),
+		},
+	}, st, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv.Start(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Listen(ln) }()
+	log.Info("kibo is running", "addr", "http://"+ln.Addr().String(), "data", *data)
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, syscall.SIGINT)
+	select {
+	case s := <-sig:
+		log.Info("stopping", "signal", s.String())
+	case err := <-errc:
+		if err != nil {
+			return err
+		}
+	}
+	// stop accepting, finish in-flight requests, then close the store (which commits
+	// what is queued)
+	if err := srv.Shutdown(10 * time.Second); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// firstRun makes the first admin (printing the login once) and a demo chat inbox on
+// an empty database, so `kibo serve` alone gives a working desk.
+func firstRun(ctx context.Context, st *store.Store, publicURL string, out io.Writer) error {
+	n, err := st.CountAgents(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	email := env("KIBO_ADMIN_EMAIL", "admin@kibo.local")
+	password := os.Getenv("KIBO_ADMIN_PASSWORD")
+	printed := password == ""
+	if password == "" {
+		password = server.NewSecret(12)
+	}
+	hash, err := server.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	if _, err := st.CreateAgent(ctx, email, "Admin", "admin", hash); err != nil {
+		return err
+	}
+	inboxes, err := st.Inboxes(ctx)
+	if err != nil {
+		return err
+	}
+	if len(inboxes) == 0 {
+		if _, err := st.CreateInbox(ctx, "chat", "Website", server.NewSecret(18), map[string]any{
+			"allowed_origins": []string{}, "brand_color": "#2f6fed", "greeting": "Hi! How can we help?",
+			"identity_secret": server.NewSecret(32),
+		}); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(out, "\n  Kibo is set up. Sign in at %s/login\n", publicURL)
+	fmt.Fprintf(out, "    e-mail:   %s\n", email)
+	if printed {
+		fmt.Fprintf(out, "    password: %s   (shown once: change it in Settings)\n", password)
+	} else {
+		fmt.Fprintf(out, "    password: from KIBO_ADMIN_PASSWORD\n")
+	}
+	fmt.Fprintf(out, "  Demo page with the chat widget: %s/demo\n\n", publicURL)
+	return nil
+}
+
+func migrate(args []string) error {
+	fs := flag.NewFlagSet("migrate", flag.ExitOnError)
+	data := dataFlag(fs)
+	fs.Parse(args)
+	st, err := openStore(*data)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("database at schema version %d\n", store.SchemaVersion())
+	return st.Close()
+}
+
+func agentAdd(args []string, stdin io.Reader, out io.Writer) error {
+	fs := flag.NewFlagSet("agent add", flag.ExitOnError)
+	email := fs.String("email", "", "e-mail address (the login)")
+	name := fs.String("name", "", "name customers see")
+	role := fs.String("role", "agent", "admin or agent")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from the first line of standard input")
+	data := dataFlag(fs)
+	fs.Parse(args)
+	if *email == "" || *name == "" {
+		return errors.New("--email and --name are required")
+	}
+	password := ""
+	if *fromStdin {
+		line, err := bufio.NewReader(stdin).ReadString('\n')
+		if err != nil && line == "" {
+			return errors.New("no password on standard input")
+		}
+		password = strings.TrimRight(line, "\r\n")
+	} else {
+		password = server.NewSecret(12)
+	}
+	hash, err := server.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	a, err := st.CreateAgent(context.Background(), *email, *name, *role, hash)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "agent %d added: %s (%s)\n", a.ID, a.Email, a.Role)
+	if !*fromStdin {
+		fmt.Fprintf(out, "password: %s\n", password)
+	}
+	return nil
+}
+
+func tokenCreate(args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("token create", flag.ExitOnError)
+	email := fs.String("email", "", "the agent the token acts as")
+	name := fs.String("name", "cli", "what the token is for")
+	data := dataFlag(fs)
+	fs.Parse(args)
+	if *email == "" {
+		return errors.New("--email is required")
+	}
+	st, err := openStore(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx := context.Background()
+	a, err := st.AgentByEmail(ctx, *email)
+	if err != nil {
+		return fmt.Errorf("no agent with e-mail %s", *email)
+	}
+	tok := server.NewAPIToken()
+	if _, err := st.CreateAPIToken(ctx, a.ID, *name, tok); err != nil {
+		return err
+	}
+	fmt.Fprintln(out, tok)
+	return nil
+}
+
+func backup(args []string) error {
+	fs := flag.NewFlagSet("backup", flag.ExitOnError)
+	data := dataFlag(fs)
+	outPath := fs.String("out", "", "the file to write (must not exist)")
+	fs.Parse(args)
+	if *outPath == "" {
+		return errors.New("--out is required")
+	}
+	st, err := openStore(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	start := time.Now()
+	if err := st.Backup(context.Background(), *outPath); err != nil {
+		return err
+	}
+	fi, err := os.Stat(*outPath)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("backup written to %s (%d bytes) in %s\n", *outPath, fi.Size(), time.Since(start).Round(time.Millisecond))
+	return nil
+}

@@ -1,0 +1,420 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"kibo/store"
+)
+
+// ---- agents
+
+func (s *Server) listAgents(c *fiber.Ctx) error {
+	list, err := s.store.Agents(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"agents": list})
+}
+
+func (s *Server) createAgent(c *fiber.Ctx) error {
+	var body struct{ Email, Name, Role, Password string }
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	if body.Role == "" {
+		body.Role = "agent"
+	}
+	hash, err := HashPassword(body.Password)
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	a, err := s.store.CreateAgent(ctx, body.Email, body.Name, body.Role, hash)
+	if err != nil {
+		return err
+	}
+	s.store.Audit(ctx, "agent", currentAgent(c).ID, "agent.create", "agent", fmt.Sprint(a.ID), map[string]any{"email": a.Email, "role": a.Role})
+	return c.Status(fiber.StatusCreated).JSON(a)
+}
+
+func (s *Server) updateAgent(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	me := currentAgent(c)
+	var body struct {
+		Name     *string `json:"name"`
+		Role     *string `json:"role"`
+		Password *string `json:"password"`
+		Disabled *bool   `json:"disabled"`
+	}
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	if !me.IsAdmin() && (id != me.ID || body.Role != nil || body.Disabled != nil) {
+		return errForbidden("only an admin may change other agents, roles or access")
+	}
+	u := store.AgentUpdate{Name: body.Name, Role: body.Role, Disabled: body.Disabled}
+	if body.Password != nil {
+		hash, err := HashPassword(*body.Password)
+		if err != nil {
+			return err
+		}
+		u.PasswordHash = &hash
+	}
+	ctx := c.UserContext()
+	a, err := s.store.UpdateAgent(ctx, id, u)
+	if err != nil {
+		return err
+	}
+	s.store.Audit(ctx, "agent", me.ID, "agent.update", "agent", fmt.Sprint(id), map[string]any{
+		"name": body.Name != nil, "role": body.Role, "password": body.Password != nil, "disabled": body.Disabled})
+	return c.JSON(a)
+}
+
+// ---- inboxes
+
+// secretKeys are settings that are written, never read back: the API shows whether
+// they are set.
+var secretKeys = map[string]bool{
+	"password": true, "page_access_token": true, "app_secret": true, "verify_token": true,
+	"consumer_secret": true, "access_token": true, "access_secret": true, "identity_secret": true,
+}
+
+// maskSettings replaces every secret by whether it is set.
+func maskSettings(v map[string]any) map[string]any {
+	out := make(map[string]any, len(v))
+	for k, x := range v {
+		switch {
+		case secretKeys[k]:
+			str, _ := x.(string)
+			out[k] = str != ""
+		default:
+			if m, ok := x.(map[string]any); ok {
+				out[k] = maskSettings(m)
+			} else {
+				out[k] = x
+			}
+		}
+	}
+	return out
+}
+
+// mergeSettings applies a PATCH: a secret that is missing or sent as true/false keeps
+// its stored value.
+func mergeSettings(old, patch map[string]any) map[string]any {
+	out := make(map[string]any, len(old))
+	for k, v := range old {
+		out[k] = v
+	}
+	for k, v := range patch {
+		if secretKeys[k] {
+			if _, isBool := v.(bool); isBool || v == nil {
+				continue
+			}
+		}
+		if m, ok := v.(map[string]any); ok {
+			if om, ok := out[k].(map[string]any); ok {
+				out[k] = mergeSettings(om, m)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+type inboxView struct {
+	ID             int64          `json:"id"`
+	Kind           string         `json:"kind"`
+	Name           string         `json:"name"`
+	Settings       map[string]any `json:"settings"`
+	State          string         `json:"state"`
+	LastError      string         `json:"last_error"`
+	PublicKey      string         `json:"public_key,omitempty"`
+	Snippet        string         `json:"snippet,omitempty"`
+	IdentitySecret string         `json:"identity_secret,omitempty"`
+	WebhookURL     string         `json:"webhook_url,omitempty"`
+}
+
+func (s *Server) viewInbox(c *fiber.Ctx, in *store.Inbox) inboxView {
+	v := inboxView{ID: in.ID, Kind: in.Kind, Name: in.Name, Settings: maskSettings(in.Settings), State: in.State, LastError: in.LastError}
+	base := s.baseURL(c)
+	switch in.Kind {
+	case "chat":
+		v.PublicKey = in.PublicKey
+		v.Snippet = fmt.Sprintf(`<script src="%s/widget.js" data-inbox="%s" async></script>`, base, in.PublicKey)
+	case "messenger", "x":
+		v.WebhookURL = fmt.Sprintf("%s/webhooks/%s/%d", base, in.Kind, in.ID)
+	}
+	return v
+}
+
+func (s *Server) listInboxes(c *fiber.Ctx) error {
+	list, err := s.store.Inboxes(c.UserContext())
+	if err != nil {
+		return err
+	}
+	out := make([]inboxView, 0, len(list))
+	for _, in := range list {
+		out = append(out, s.viewInbox(c, in))
+	}
+	return c.JSON(fiber.Map{"inboxes": out})
+}
+
+func (s *Server) getInbox(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	in, err := s.store.Inbox(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s.viewInbox(c, in))
+}
+
+func (s *Server) createInbox(c *fiber.Ctx) error {
+	var body struct {
+		Kind     string         `json:"kind"`
+		Name     string         `json:"name"`
+		Settings map[string]any `json:"settings"`
+	}
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	if body.Settings == nil {
+		body.Settings = map[string]any{}
+	}
+	if err := validateInboxSettings(body.Kind, body.Settings); err != nil {
+		return err
+	}
+	publicKey := ""
+	if body.Kind == "chat" {
+		publicKey = NewSecret(18)
+		body.Settings["identity_secret"] = NewSecret(32)
+	}
+	ctx := c.UserContext()
+	in, err := s.store.CreateInbox(ctx, body.Kind, body.Name, publicKey, body.Settings)
+	if err != nil {
+		return err
+	}
+	s.store.Audit(ctx, "agent", currentAgent(c).ID, "inbox.create", "inbox", fmt.Sprint(in.ID), map[string]any{"kind": in.Kind, "name": in.Name})
+	s.channels.restart(in)
+	v := s.viewInbox(c, in)
+	if in.Kind == "chat" {
+		// shown once: the page that made the inbox copies it into the website's backend
+		v.IdentitySecret, _ = in.Settings["identity_secret"].(string)
+	}
+	return c.Status(fiber.StatusCreated).JSON(v)
+}
+
+func (s *Server) updateInbox(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Name     *string        `json:"name"`
+		Settings map[string]any `json:"settings"`
+	}
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	in, err := s.store.Inbox(ctx, id)
+	if err != nil {
+		return err
+	}
+	name := in.Name
+	if body.Name != nil {
+		name = *body.Name
+	}
+	settings := mergeSettings(in.Settings, body.Settings)
+	if err := validateInboxSettings(in.Kind, settings); err != nil {
+		return err
+	}
+	in, err = s.store.UpdateInbox(ctx, id, name, settings)
+	if err != nil {
+		return err
+	}
+	s.store.Audit(ctx, "agent", currentAgent(c).ID, "inbox.update", "inbox", fmt.Sprint(id), map[string]any{"name": name})
+	s.channels.restart(in)
+	return c.JSON(s.viewInbox(c, in))
+}
+
+// validateInboxSettings checks the settings of PROTOCOL.md by kind, with messages that
+// say what to fix.
+func validateInboxSettings(kind string, st map[string]any) error {
+	str := func(m map[string]any, k string) string { v, _ := m[k].(string); return strings.TrimSpace(v) }
+	switch kind {
+	case "chat":
+		if v, ok := st["allowed_origins"]; ok && v != nil {
+			list, ok := v.([]any)
+			if !ok {
+				return errUnprocessable("allowed_origins must be a list of origins like https://example.com")
+			}
+			for _, o := range list {
+				os, _ := o.(string)
+				if !strings.HasPrefix(os, "http://") && !strings.HasPrefix(os, "https://") {
+					return errUnprocessable(fmt.Sprintf("allowed origin %v must start with http:// or https://", o))
+				}
+			}
+		}
+		if c := str(st, "brand_color"); c != "" && (len(c) != 7 || c[0] != '#') {
+			return errUnprocessable("brand_color must look like #2f6fed")
+		}
+	case "email":
+		if !strings.Contains(str(st, "address"), "@") {
+			return errUnprocessable("address must be the inbox's e-mail address")
+		}
+		for _, part := range []string{"imap", "smtp"} {
+			m, ok := st[part].(map[string]any)
+			if !ok {
+				return errUnprocessable(part + " settings are missing: host, port, tls, username, password")
+			}
+			if str(m, "host") == "" {
+				return errUnprocessable(part + ".host is missing")
+			}
+			if p, _ := m["port"].(float64); p <= 0 || p > 65535 {
+				return errUnprocessable(part + ".port must be a port number")
+			}
+			switch str(m, "tls") {
+			case "tls", "starttls", "none":
+			default:
+				return errUnprocessable(part + ".tls must be tls, starttls or none")
+			}
+		}
+	case "messenger":
+		for _, k := range []string{"page_id", "page_access_token", "app_secret", "verify_token"} {
+			if str(st, k) == "" {
+				return errUnprocessable(k + " is missing")
+			}
+		}
+	case "x":
+		for _, k := range []string{"user_id", "consumer_key", "consumer_secret", "access_token", "access_secret"} {
+			if str(st, k) == "" {
+				return errUnprocessable(k + " is missing")
+			}
+		}
+	default:
+		return errUnprocessable("kind must be chat, email, messenger or x")
+	}
+	return nil
+}
+
+// checker is a connector that can test its settings ("Test connection").
+type checker interface {
+	Check(ctx context.Context) error
+}
+
+func (s *Server) testInbox(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	in, err := s.store.Inbox(ctx, id)
+	if err != nil {
+		return err
+	}
+	if in.Kind == "chat" {
+		return c.JSON(fiber.Map{"ok": true, "message": "the chat needs no connection test"})
+	}
+	f := s.channels.factories[in.Kind]
+	if f == nil {
+		return errUnprocessable("this Kibo has no " + in.Kind + " channel")
+	}
+	conn, err := f(in, func(bool, error) {})
+	if err != nil {
+		return errUnprocessable(err.Error())
+	}
+	ch, ok := conn.(checker)
+	if !ok {
+		return c.JSON(fiber.Map{"ok": true, "message": "no test for this channel"})
+	}
+	if err := ch.Check(ctx); err != nil {
+		s.channels.report(id, false, err)
+		return errUnprocessable(err.Error())
+	}
+	s.channels.report(id, true, nil)
+	return c.JSON(fiber.Map{"ok": true, "message": "connected"})
+}
+
+// ---- tokens
+
+func (s *Server) listTokens(c *fiber.Ctx) error {
+	me := currentAgent(c)
+	owner := me.ID
+	if me.IsAdmin() {
+		owner = 0
+	}
+	list, err := s.store.APITokens(c.UserContext(), owner)
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*store.APIToken{}
+	}
+	return c.JSON(fiber.Map{"tokens": list})
+}
+
+func (s *Server) createToken(c *fiber.Ctx) error {
+	var body struct {
+		Name string `json:"name"`
+	}
+	if len(c.Body()) > 0 {
+		if err := decodeBody(c, &body); err != nil {
+			return err
+		}
+	}
+	me := currentAgent(c)
+	secret := NewAPIToken()
+	ctx := c.UserContext()
+	t, err := s.store.CreateAPIToken(ctx, me.ID, strings.TrimSpace(body.Name), secret)
+	if err != nil {
+		return err
+	}
+	s.store.Audit(ctx, "agent", me.ID, "token.create", "token", fmt.Sprint(t.ID), map[string]any{"name": t.Name})
+	return c.Status(fiber.StatusCreated).JSON(fiber.Map{"id": t.ID, "name": t.Name, "prefix": t.Prefix, "created_at": t.CreatedAt, "token": secret})
+}
+
+func (s *Server) revokeToken(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	me := currentAgent(c)
+	owner := me.ID
+	if me.IsAdmin() {
+		owner = 0
+	}
+	ctx := c.UserContext()
+	if err := s.store.RevokeAPIToken(ctx, id, owner); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound("token %d does not exist or is not yours", id)
+		}
+		return err
+	}
+	s.store.Audit(ctx, "agent", me.ID, "token.revoke", "token", fmt.Sprint(id), nil)
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) auditLog(c *fiber.Ctx) error {
+	list, err := s.store.AuditLog(c.UserContext(), c.Query("subject"), c.Query("ref"), c.QueryInt("limit", 100))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"audit": list})
+}
+
+// webhook hands a platform's call to the channel of the inbox.
+func (s *Server) webhook(c *fiber.Ctx) error {
+	return errNotFound("no webhook channel is configured for inbox %s", c.Params("inbox"))
+}

@@ -1,0 +1,260 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"kibo/store"
+)
+
+func paramID(c *fiber.Ctx, name string) (int64, error) {
+	id, err := strconv.ParseInt(c.Params(name), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errBadRequest("%s must be a positive number, not %q", name, c.Params(name))
+	}
+	return id, nil
+}
+
+func queryInt(c *fiber.Ctx, name string) (int64, error) {
+	v := c.Query(name)
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 {
+		return 0, errBadRequest("%s must be a number, not %q", name, v)
+	}
+	return n, nil
+}
+
+// decodeBody reads a JSON body into v, with a clear error for bad JSON.
+func decodeBody(c *fiber.Ctx, v any) error {
+	body := c.Body()
+	if len(body) == 0 {
+		return errBadRequest("the request needs a JSON body")
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return errBadRequest("the body is not valid JSON for this request: %v", err)
+	}
+	return nil
+}
+
+func (s *Server) me(c *fiber.Ctx) error { return c.JSON(currentAgent(c)) }
+
+func (s *Server) counts(c *fiber.Ctx) error {
+	n, err := s.store.ConversationCounts(c.UserContext(), currentAgent(c).ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(n)
+}
+
+func (s *Server) tags(c *fiber.Ctx) error {
+	t, err := s.store.Tags(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"tags": t})
+}
+
+func (s *Server) listConversations(c *fiber.Ctx) error {
+	inbox, err := queryInt(c, "inbox")
+	if err != nil {
+		return err
+	}
+	contact, err := queryInt(c, "contact")
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	list, next, err := s.store.Conversations(c.UserContext(), store.ConversationFilter{
+		Status: c.Query("status"), InboxID: inbox, Assignee: c.Query("assignee"), Tag: c.Query("tag"),
+		Query: c.Query("q"), ContactID: contact, Limit: int(limit), Cursor: c.Query("cursor"), AgentID: currentAgent(c).ID,
+	})
+	if err != nil {
+		return err
+	}
+	if list == nil {
+		list = []*store.Conversation{}
+	}
+	return c.JSON(fiber.Map{"conversations": list, "next_cursor": next})
+}
+
+func (s *Server) getConversation(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	conv, err := s.store.Conversation(c.UserContext(), id, currentAgent(c).ID)
+	if err != nil {
+		return err
+	}
+	return c.JSON(conv)
+}
+
+func (s *Server) updateConversation(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	var raw map[string]json.RawMessage
+	if err := decodeBody(c, &raw); err != nil {
+		return err
+	}
+	var u store.ConversationUpdate
+	for key, v := range raw {
+		var err error
+		switch key {
+		case "status":
+			err = json.Unmarshal(v, &u.Status)
+		case "priority":
+			err = json.Unmarshal(v, &u.Priority)
+		case "assignee_id":
+			u.SetAssignee = true
+			err = json.Unmarshal(v, &u.AssigneeID)
+		case "tags":
+			err = json.Unmarshal(v, &u.Tags)
+		case "snoozed_until":
+			var t *time.Time
+			if err = json.Unmarshal(v, &t); err == nil && t != nil {
+				u.SnoozedUntil = t
+			}
+		default:
+			return errBadRequest("%q can't be changed here: use status, priority, assignee_id, tags or snoozed_until", key)
+		}
+		if err != nil {
+			return errBadRequest("%s: %v", key, err)
+		}
+	}
+	agent := currentAgent(c)
+	conv, err := s.store.UpdateConversation(c.UserContext(), id, agent.ID, u)
+	if err != nil {
+		return err
+	}
+	s.publishConversationValue(conv)
+	return c.JSON(conv)
+}
+
+func (s *Server) listMessages(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	after, err := queryInt(c, "after_id")
+	if err != nil {
+		return err
+	}
+	before, err := queryInt(c, "before_id")
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	if _, err := s.store.Conversation(ctx, id, 0); err != nil {
+		return err
+	}
+	msgs, err := s.store.Messages(ctx, id, store.MessageFilter{AfterID: after, BeforeID: before, Limit: int(limit)})
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"messages": msgs})
+}
+
+func (s *Server) postMessage(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Text    string `json:"text"`
+		Private bool   `json:"private"`
+		// Tag asks for a platform message tag where a reply window has closed
+		// (Messenger's HUMAN_AGENT).
+		Tag string `json:"tag"`
+	}
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	agent := currentAgent(c)
+	msg, err := s.reply(c.UserContext(), id, agent, body.Text, body.Private, body.Tag)
+	if err != nil {
+		return err
+	}
+	return c.Status(fiber.StatusCreated).JSON(msg)
+}
+
+func (s *Server) markRead(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		UpTo int64 `json:"up_to"`
+	}
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	agent := currentAgent(c)
+	if err := s.store.MarkRead(c.UserContext(), id, agent.ID, body.UpTo); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) retryMessage(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	if err := s.store.RetryMessage(c.UserContext(), id); err != nil {
+		return err
+	}
+	s.outbox.wake()
+	if m, err := s.store.Message(c.UserContext(), id); err == nil {
+		s.publishMessageUpdate(m)
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+func (s *Server) getAttachment(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	a, err := s.store.AttachmentByID(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	if a.SHA256 == "" {
+		return errNotFound("attachment %d was not stored (too large, or only a link)", id)
+	}
+	f, err := os.ReadFile(s.store.AttachmentPath(a.SHA256))
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return errNotFound("the file of attachment %d is gone", id)
+		}
+		return err
+	}
+	// Never let a customer's file run as a page on our origin.
+	ctype := a.ContentType
+	if !strings.HasPrefix(ctype, "image/") || strings.Contains(ctype, "svg") {
+		ctype = "application/octet-stream"
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+strings.ReplaceAll(a.Filename, `"`, "")+`"`)
+	}
+	c.Set(fiber.HeaderContentType, ctype)
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	return c.Send(f)
+}

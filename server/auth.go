@@ -1,0 +1,160 @@
+package server
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"golang.org/x/crypto/bcrypt"
+
+	"kibo/store"
+)
+
+const (
+	sessionCookie = "kibo_session"
+	sessionTTL    = 14 * 24 * time.Hour
+	csrfHeader    = "X-CSRF-Token"
+)
+
+// HashPassword hashes a password for storage (bcrypt).
+func HashPassword(pw string) (string, error) {
+	if len(pw) < 8 {
+		return "", &store.ValidationError{Message: "a password needs at least 8 characters"}
+	}
+	if len(pw) > 72 {
+		return "", &store.ValidationError{Message: "a password may have at most 72 bytes"}
+	}
+	b, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+	return string(b), err
+}
+
+// NewSecret returns n random bytes, URL-safe base64.
+func NewSecret(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// NewAPIToken makes the secret of a bearer token; its prefix says what it is when it
+// turns up in a log or a leaked file.
+func NewAPIToken() string { return "kibo_" + NewSecret(24) }
+
+// a dummy hash to spend the same time when the e-mail address is unknown
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("kibo-timing-equaliser"), bcrypt.DefaultCost)
+
+func (s *Server) checkPassword(c *fiber.Ctx, email, password string) (*store.Agent, error) {
+	a, err := s.store.AgentByEmail(c.UserContext(), email)
+	if err != nil {
+		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return nil, errUnauthorized("wrong e-mail address or password")
+	}
+	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(password)) != nil || a.DisabledAt != nil {
+		return nil, errUnauthorized("wrong e-mail address or password")
+	}
+	return a, nil
+}
+
+func (s *Server) startSession(c *fiber.Ctx, a *store.Agent) error {
+	token := NewSecret(32)
+	if err := s.store.CreateSession(c.UserContext(), a.ID, token, NewSecret(24), sessionTTL); err != nil {
+		return err
+	}
+	c.Cookie(&fiber.Cookie{
+		Name: sessionCookie, Value: token, Path: "/", HTTPOnly: true, SameSite: "Lax",
+		Secure: s.cfg.SecureCookies || c.Protocol() == "https", Expires: time.Now().Add(sessionTTL),
+	})
+	return nil
+}
+
+// Locals keys.
+const (
+	localAgent = "agent"
+	localCSRF  = "csrf"
+	localVia   = "via" // "session" or "token"
+)
+
+func currentAgent(c *fiber.Ctx) *store.Agent {
+	a, _ := c.Locals(localAgent).(*store.Agent)
+	return a
+}
+
+// authenticate finds the agent behind a request: bearer token first, then the session
+// cookie. It sets nothing when there is neither.
+func (s *Server) authenticate(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	if h := c.Get(fiber.HeaderAuthorization); h != "" {
+		tok, ok := strings.CutPrefix(h, "Bearer ")
+		if !ok {
+			return errUnauthorized("the Authorization header must be 'Bearer <token>'")
+		}
+		a, err := s.store.TokenAgent(ctx, strings.TrimSpace(tok))
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				return errUnauthorized("this API token is unknown or revoked")
+			}
+			return err
+		}
+		c.Locals(localAgent, a)
+		c.Locals(localVia, "token")
+		return nil
+	}
+	if tok := c.Cookies(sessionCookie); tok != "" {
+		a, csrf, err := s.store.SessionAgent(ctx, tok)
+		if err == nil {
+			c.Locals(localAgent, a)
+			c.Locals(localCSRF, csrf)
+			c.Locals(localVia, "session")
+			return nil
+		}
+		if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// requireAPI answers 401 without credentials and checks CSRF on cookie-authenticated
+// writes.
+func (s *Server) requireAPI(c *fiber.Ctx) error {
+	if err := s.authenticate(c); err != nil {
+		return err
+	}
+	if currentAgent(c) == nil {
+		return errUnauthorized("sign in or send 'Authorization: Bearer <token>'")
+	}
+	if c.Locals(localVia) == "session" && !safeMethod(c.Method()) {
+		want, _ := c.Locals(localCSRF).(string)
+		got := c.Get(csrfHeader)
+		if got == "" || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+			return errForbidden("missing or wrong CSRF token: reload the page")
+		}
+	}
+	return c.Next()
+}
+
+// requirePage sends a signed-out browser to the login page.
+func (s *Server) requirePage(c *fiber.Ctx) error {
+	if err := s.authenticate(c); err != nil {
+		return err
+	}
+	if currentAgent(c) == nil {
+		return c.Redirect("/login?next="+c.OriginalURL(), fiber.StatusSeeOther)
+	}
+	return c.Next()
+}
+
+// adminOnly guards the routes that change agents, inboxes and settings.
+func adminOnly(c *fiber.Ctx) error {
+	if a := currentAgent(c); a == nil || !a.IsAdmin() {
+		return errForbidden("only an admin may do this")
+	}
+	return c.Next()
+}
+
+func safeMethod(m string) bool { return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions }

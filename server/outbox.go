@@ -1,0 +1,155 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"kibo/connectors"
+	"kibo/store"
+)
+
+// outboxWorker sends what agents (and Kibo) wrote, through each channel, until the
+// channel takes it or refuses it for good. The message was stored with its outbox row
+// in one transaction, so a crash between store and send only delays it.
+type outboxWorker struct {
+	s    *Server
+	kick chan struct{}
+}
+
+func newOutboxWorker(s *Server) *outboxWorker {
+	return &outboxWorker{s: s, kick: make(chan struct{}, 1)}
+}
+
+// wake makes the worker look at once (a reply was just queued).
+func (w *outboxWorker) wake() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (w *outboxWorker) run(ctx context.Context) {
+	t := time.NewTicker(w.s.cfg.OutboxInterval)
+	defer t.Stop()
+	for {
+		for w.sendDue(ctx) {
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-w.kick:
+		}
+	}
+}
+
+// sendDue sends one batch; it reports whether there may be more.
+func (w *outboxWorker) sendDue(ctx context.Context) bool {
+	items, err := w.s.store.DueOutbox(ctx, 20, 2*time.Minute)
+	if err != nil {
+		if ctx.Err() == nil {
+			w.s.log.Warn("outbox", "err", err)
+		}
+		return false
+	}
+	for _, it := range items {
+		if ctx.Err() != nil {
+			return false
+		}
+		w.send(ctx, it)
+	}
+	return len(items) == 20
+}
+
+// outboxPayload is what a queued send carries besides its message.
+type outboxPayload struct {
+	Tag string `json:"tag,omitempty"`
+}
+
+func (w *outboxWorker) send(ctx context.Context, it *store.OutboxItem) {
+	s := w.s
+	out, err := w.outbound(ctx, it)
+	var extID string
+	if err == nil {
+		var conn connectors.Connector
+		conn, err = s.channels.get(ctx, it.InboxID)
+		if err == nil {
+			sendCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+			extID, err = conn.Send(sendCtx, out)
+			cancel()
+		}
+	}
+	switch {
+	case err == nil:
+		if e := s.store.OutboxSent(ctx, it.ID, extID); e != nil {
+			s.log.Error("record sent", "outbox", it.ID, "err", e)
+		}
+		s.metrics.sent.Add(1)
+	case connectors.IsPermanent(err) || errors.Is(err, store.ErrNotFound):
+		s.store.OutboxFailed(ctx, it.ID, err.Error())
+		s.metrics.failed.Add(1)
+	default:
+		delay := retryDelay(it.Attempts)
+		var ra *connectors.RetryAfterError
+		if errors.As(err, &ra) && ra.After > delay {
+			delay = ra.After
+		}
+		s.store.OutboxRetry(ctx, it.ID, err.Error(), s.store.Now().Add(delay))
+		s.log.Info("send will be retried", "outbox", it.ID, "in", delay, "err", err)
+	}
+	if it.MessageID != 0 {
+		if m, e := s.store.Message(ctx, it.MessageID); e == nil {
+			if err != nil && !connectors.IsPermanent(err) && m.Delivery == "queued" {
+				m.DeliveryError = "retrying: " + err.Error()
+			}
+			s.publishMessageUpdate(m)
+		}
+	}
+}
+
+// retryDelay backs off exponentially with jitter, from 5 s up to 30 min.
+func retryDelay(attempts int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < attempts && d < 30*time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, 30*time.Minute)
+	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
+}
+
+// outbound builds what the channel sends from the stored message and conversation.
+func (w *outboxWorker) outbound(ctx context.Context, it *store.OutboxItem) (connectors.Outbound, error) {
+	s := w.s
+	var p outboxPayload
+	json.Unmarshal([]byte(it.PayloadJSON), &p)
+	msg, err := s.store.Message(ctx, it.MessageID)
+	if err != nil {
+		return connectors.Outbound{}, err
+	}
+	conv, err := s.store.Conversation(ctx, it.ConversationID, 0)
+	if err != nil {
+		return connectors.Outbound{}, err
+	}
+	kind := conv.Channel
+	recipient, err := s.store.ContactIdentity(ctx, conv.Contact.ID, kind, "")
+	if err != nil {
+		return connectors.Outbound{}, connectors.Permanent("the contact has no "+kind+" address to answer", err)
+	}
+	refs, err := s.store.ThreadRefs(ctx, conv.ID, msg.ID)
+	if err != nil {
+		return connectors.Outbound{}, err
+	}
+	out := connectors.Outbound{
+		MessageID: msg.ID, ConversationID: conv.ID, InboxID: conv.InboxID,
+		Recipient: connectors.Identity{Kind: recipient.Kind, Scope: recipient.Scope, ExternalID: recipient.ExternalID, Name: recipient.Name, Handle: recipient.Handle, Email: conv.Contact.Email},
+		TicketNumber: conv.Number, Subject: conv.Subject, Text: msg.Text, AuthorName: msg.Author.Name,
+		MessageIDHeader: msg.ExternalID, References: refs.References, InReplyTo: refs.InReplyTo, Tag: p.Tag,
+	}
+	if conv.LastCustomerMessageAt != nil {
+		out.LastInboundAt = *conv.LastCustomerMessageAt
+	}
+	return out, nil
+}

@@ -1,0 +1,146 @@
+package server
+
+import (
+	"bytes"
+	"strings"
+
+	"github.com/gofiber/fiber/v2"
+
+	"kibo/ui"
+)
+
+// pageAgent is what a page's script learns about the signed-in agent.
+type pageAgent struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+func (s *Server) render(c *fiber.Ctx, status int, name, title string, data any) error {
+	p := ui.Page{Title: title, Data: data}
+	if a := currentAgent(c); a != nil {
+		p.Agent = pageAgent{a.ID, a.Name, a.Email, a.Role}
+		p.CSRF, _ = c.Locals(localCSRF).(string)
+	}
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, name, p); err != nil {
+		return err
+	}
+	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; frame-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "same-origin")
+	return c.Status(status).Type("html").Send(buf.Bytes())
+}
+
+func (s *Server) loginPage(c *fiber.Ctx) error {
+	if err := s.authenticate(c); err == nil && currentAgent(c) != nil {
+		return c.Redirect(safeNext(c.Query("next")), fiber.StatusSeeOther)
+	}
+	return s.render(c, 200, "login.html", "Sign in", map[string]any{"Error": "", "Email": "", "Next": safeNext(c.Query("next"))})
+}
+
+func (s *Server) login(c *fiber.Ctx) error {
+	email, password := strings.TrimSpace(c.FormValue("email")), c.FormValue("password")
+	next := safeNext(c.FormValue("next"))
+	a, err := s.checkPassword(c, email, password)
+	if err != nil {
+		return s.render(c, fiber.StatusUnauthorized, "login.html", "Sign in", map[string]any{"Error": "Wrong e-mail address or password.", "Email": email, "Next": next})
+	}
+	if err := s.startSession(c, a); err != nil {
+		return err
+	}
+	return c.Redirect(next, fiber.StatusSeeOther)
+}
+
+// safeNext keeps redirects after login on this site.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/inbox"
+	}
+	return next
+}
+
+func (s *Server) logout(c *fiber.Ctx) error {
+	if tok := c.Cookies(sessionCookie); tok != "" {
+		s.store.DeleteSession(c.UserContext(), tok)
+	}
+	c.ClearCookie(sessionCookie)
+	return c.Redirect("/login", fiber.StatusSeeOther)
+}
+
+func (s *Server) inboxPage(c *fiber.Ctx) error { return s.render(c, 200, "inbox.html", "Inbox", nil) }
+
+func (s *Server) settingsPage(c *fiber.Ctx) error {
+	return s.render(c, 200, "settings.html", "Settings", nil)
+}
+
+func (s *Server) contactPage(c *fiber.Ctx) error {
+	id, err := c.ParamsInt("id")
+	if err != nil || id <= 0 {
+		return errNotFound("no such contact")
+	}
+	return s.render(c, 200, "contact.html", "Contact", map[string]any{"ContactID": int64(id)})
+}
+
+func (s *Server) staticAsset(c *fiber.Ctx) error {
+	body, ctype, ok := ui.Asset(c.Params("name"))
+	if !ok {
+		return errNotFound("no such file")
+	}
+	c.Set("Cache-Control", "public, max-age=31536000, immutable")
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set(fiber.HeaderContentType, ctype)
+	return c.Send(body)
+}
+
+func (s *Server) widgetJS(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentType, "application/javascript; charset=utf-8")
+	// the snippet's URL is fixed, so caches must check back; a short max-age keeps
+	// pages fast without pinning an old widget for long
+	c.Set("Cache-Control", "public, max-age=300")
+	c.Set("Access-Control-Allow-Origin", "*")
+	return c.Send(ui.WidgetJS())
+}
+
+// demoPage shows the widget of the first chat inbox on a sample product page.
+func (s *Server) demoPage(c *fiber.Ctx) error {
+	inboxes, err := s.store.Inboxes(c.UserContext())
+	if err != nil {
+		return err
+	}
+	key := ""
+	for _, in := range inboxes {
+		if in.Kind == "chat" {
+			key = in.PublicKey
+			break
+		}
+	}
+	if key == "" {
+		return errNotFound("there is no chat inbox yet: create one in Settings")
+	}
+	var buf bytes.Buffer
+	if err := s.pages.ExecuteTemplate(&buf, "demo.html", map[string]any{"BaseURL": s.baseURL(c), "PublicKey": key}); err != nil {
+		return err
+	}
+	return c.Type("html").Send(buf.Bytes())
+}
+
+func (s *Server) healthz(c *fiber.Ctx) error {
+	if !s.ready.Load() || s.store.Ping(c.UserContext()) != nil {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable"})
+	}
+	return c.JSON(fiber.Map{"status": "ok"})
+}
+
+// shed refuses work past MaxInFlight with 503 and Retry-After, so a spike gets a clear
+// answer instead of a stall.
+func (s *Server) shed(c *fiber.Ctx) error {
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	if n > int64(s.cfg.MaxInFlight) {
+		s.metrics.shed.Add(1)
+		return &apiError{fiber.StatusServiceUnavailable, "unavailable", "Kibo is busy: try again in a moment"}
+	}
+	return c.Next()
+}

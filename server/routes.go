@@ -1,0 +1,75 @@
+package server
+
+import (
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+)
+
+// routes is the one route table: every path the server answers, with its guard.
+func (s *Server) routes() {
+	app := s.app
+	app.Use(s.countRequests)
+
+	// public
+	app.Get("/healthz", s.healthz)
+	app.Get("/metrics", s.metricsPage)
+	app.Get("/widget.js", s.widgetJS)
+	app.Get("/static/:name", s.staticAsset)
+	app.Get("/demo", s.demoPage)
+	app.Get("/widget/ws", s.shed, s.widgetUpgrade, websocket.New(s.widgetSocket, websocket.Config{ReadBufferSize: 2048, WriteBufferSize: 2048}))
+	app.Get("/login", s.loginPage)
+	app.Post("/login", s.login)
+	app.Post("/logout", s.logout)
+
+	// webhooks (authenticated by the platform's signature, checked by the channel)
+	app.Get("/webhooks/messenger/:inbox", s.webhook)
+	app.Post("/webhooks/messenger/:inbox", s.webhook)
+	app.Get("/webhooks/x/:inbox", s.webhook)
+	app.Post("/webhooks/x/:inbox", s.webhook)
+
+	// agent pages
+	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/inbox", fiber.StatusSeeOther) })
+	app.Get("/inbox", s.requirePage, s.inboxPage)
+	app.Get("/contacts/:id", s.requirePage, s.contactPage)
+	app.Get("/settings", s.requirePage, s.settingsPage)
+
+	// agent API: every route needs a session or a token; admin routes say so
+	api := app.Group("/api/v1", s.shed, s.requireAPI)
+	api.Get("/me", s.me)
+	api.Get("/counts", s.counts)
+	api.Get("/tags", s.tags)
+
+	api.Get("/conversations", s.listConversations)
+	api.Get("/conversations/:id", s.getConversation)
+	api.Patch("/conversations/:id", s.updateConversation)
+	api.Get("/conversations/:id/messages", s.listMessages)
+	api.Post("/conversations/:id/messages", s.postMessage)
+	api.Post("/conversations/:id/read", s.markRead)
+	api.Post("/messages/:id/retry", s.retryMessage)
+	api.Get("/attachments/:id", s.getAttachment)
+
+	api.Get("/contacts", s.listContacts)
+	api.Get("/contacts/:id", s.getContact)
+	api.Patch("/contacts/:id", s.updateContact)
+	api.Post("/contacts/:id/merge", s.mergeContacts)
+
+	api.Get("/agents", s.listAgents)
+	api.Post("/agents", adminOnly, s.createAgent)
+	api.Patch("/agents/:id", s.updateAgent) // admin, or an agent changing their own name/password
+
+	api.Get("/inboxes", s.listInboxes)
+	api.Get("/inboxes/:id", s.getInbox)
+	api.Post("/inboxes", adminOnly, s.createInbox)
+	api.Patch("/inboxes/:id", adminOnly, s.updateInbox)
+	api.Post("/inboxes/:id/test", adminOnly, s.testInbox)
+
+	api.Get("/tokens", s.listTokens)
+	api.Post("/tokens", s.createToken)
+	api.Delete("/tokens/:id", s.revokeToken)
+
+	api.Get("/audit", adminOnly, s.auditLog)
+
+	api.Get("/ws", s.agentUpgrade, websocket.New(s.agentSocket))
+
+	app.Use(func(c *fiber.Ctx) error { return errNotFound("no route for %s %s", c.Method(), c.Path()) })
+}

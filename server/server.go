@@ -1,0 +1,166 @@
+// Package server is Kibo's HTTP side: the agent API and pages of PROTOCOL.md, the
+// widget socket, the webhooks, the agents' real-time hub and the outbox worker.
+//
+// Handlers stay thin: they parse, check the role, call the store, publish an event.
+// The domain lives in store (SQL) and connectors (channels); the route table in
+// routes.go is the one place to read what the server answers.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"kibo/connectors/chat"
+	"kibo/server/hub"
+	"kibo/store"
+	"kibo/ui"
+)
+
+// Config is what the server is told at start.
+type Config struct {
+	Addr string
+	// PublicURL is how browsers reach Kibo (for the widget snippet and cookies); empty
+	// means the address of each request.
+	PublicURL string
+	// SecureCookies forces the Secure flag; it is also set for https requests.
+	SecureCookies bool
+	// MaxInFlight caps concurrent API requests; past it Kibo answers 503 with
+	// Retry-After instead of stalling.
+	MaxInFlight int
+	Chat        chat.Limits
+	// OutboxInterval is how often the outbox looks for due sends when not woken.
+	OutboxInterval time.Duration
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+}
+
+// Server ties the pieces together. Construct it with New and start it with Listen.
+type Server struct {
+	cfg      Config
+	store    *store.Store
+	hub      *hub.Hub
+	chat     *chat.Server
+	log      *slog.Logger
+	pages    *template.Template
+	app      *fiber.App
+	channels *channels
+	outbox   *outboxWorker
+	metrics  *metrics
+
+	inFlight atomic.Int64
+	ready    atomic.Bool
+
+	bg     sync.WaitGroup
+	cancel context.CancelFunc
+}
+
+// New builds the server on an open store.
+func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
+	if cfg.MaxInFlight <= 0 {
+		cfg.MaxInFlight = 1024
+	}
+	if cfg.OutboxInterval <= 0 {
+		cfg.OutboxInterval = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	pages, err := ui.Templates()
+	if err != nil {
+		return nil, fmt.Errorf("templates: %w", err)
+	}
+	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics()}
+	s.chat = chat.New(chatBackend{s}, cfg.Chat)
+	s.channels = newChannels(s)
+	s.outbox = newOutboxWorker(s)
+	s.app = fiber.New(fiber.Config{
+		AppName:               "kibo",
+		DisableStartupMessage: true,
+		ErrorHandler:          s.errorHandler,
+		BodyLimit:             32 << 20,
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          60 * time.Second,
+		IdleTimeout:           120 * time.Second,
+		ProxyHeader:           "",
+	})
+	s.routes()
+	return s, nil
+}
+
+// App is the Fiber app, for tests (app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+// Hub is the agents' real-time hub.
+func (s *Server) Hub() *hub.Hub { return s.hub }
+
+// Start runs the background workers: connectors, outbox, snooze wake-ups.
+func (s *Server) Start(ctx context.Context) {
+	ctx, s.cancel = context.WithCancel(ctx)
+	s.bg.Add(1)
+	go func() {
+		defer s.bg.Done()
+		s.chat.Run(ctx, sink{s})
+	}()
+	s.channels.start(ctx)
+	s.bg.Add(2)
+	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
+	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()
+	s.ready.Store(true)
+}
+
+// Listen serves HTTP on ln until Shutdown.
+func (s *Server) Listen(ln net.Listener) error { return s.app.Listener(ln) }
+
+// Shutdown stops accepting, lets in-flight requests finish, stops the workers. The
+// caller closes the store afterwards (which commits messages already queued).
+func (s *Server) Shutdown(timeout time.Duration) error {
+	s.ready.Store(false)
+	err := s.app.ShutdownWithTimeout(timeout)
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.channels.stop()
+	s.bg.Wait()
+	s.hub.Close()
+	return err
+}
+
+func (s *Server) wakeSnoozed(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			ids, err := s.store.WakeSnoozed(ctx)
+			if err != nil {
+				s.log.Warn("wake snoozed conversations", "err", err)
+				continue
+			}
+			for _, id := range ids {
+				s.publishConversation(ctx, id)
+			}
+		}
+	}
+}
+
+// baseURL is how a browser reaches this server.
+func (s *Server) baseURL(c *fiber.Ctx) string {
+	if s.cfg.PublicURL != "" {
+		return strings.TrimRight(s.cfg.PublicURL, "/")
+	}
+	return c.Protocol() + "://" + c.Hostname()
+}
+
+var errUnavailable = errors.New("unavailable")

@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+
+	"kibo/connectors"
+	"kibo/connectors/chat"
+	"kibo/store"
+)
+
+// ---- the widget socket
+
+func (s *Server) widgetUpgrade(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		return &apiError{fiber.StatusUpgradeRequired, "bad_request", "this is a WebSocket endpoint"}
+	}
+	key := c.Query("inbox")
+	in, err := s.store.InboxByPublicKey(c.UserContext(), key)
+	if err != nil || in.Kind != "chat" {
+		return errNotFound("no chat inbox has the key %q", key)
+	}
+	// refuse a foreign page before the upgrade, so its browser gets a plain 403
+	if !chat.OriginAllowed(chatInbox(in).AllowedOrigins, c.Get(fiber.HeaderOrigin)) {
+		return errForbidden("this page's origin may not open this chat")
+	}
+	c.Locals("inbox_key", key)
+	c.Locals("origin", c.Get(fiber.HeaderOrigin))
+	c.Locals("ip", c.IP())
+	return c.Next()
+}
+
+func (s *Server) widgetSocket(conn *websocket.Conn) {
+	key, _ := conn.Locals("inbox_key").(string)
+	origin, _ := conn.Locals("origin").(string)
+	ip, _ := conn.Locals("ip").(string)
+	s.chat.Serve(conn.Conn, key, origin, ip)
+}
+
+func chatInbox(in *store.Inbox) *chat.Inbox {
+	ci := &chat.Inbox{ID: in.ID, Name: in.Name}
+	if list, ok := in.Settings["allowed_origins"].([]any); ok {
+		for _, o := range list {
+			if s, ok := o.(string); ok && s != "" {
+				ci.AllowedOrigins = append(ci.AllowedOrigins, s)
+			}
+		}
+	}
+	ci.IdentitySecret, _ = in.Settings["identity_secret"].(string)
+	ci.BrandColor, _ = in.Settings["brand_color"].(string)
+	ci.Greeting, _ = in.Settings["greeting"].(string)
+	return ci
+}
+
+// chatBackend is the chat's view of the rest of Kibo.
+type chatBackend struct{ s *Server }
+
+func (b chatBackend) InboxByKey(ctx context.Context, key string) (*chat.Inbox, error) {
+	in, err := b.s.store.InboxByPublicKey(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	if in.Kind != "chat" {
+		return nil, fmt.Errorf("inbox %d is not a chat inbox", in.ID)
+	}
+	return chatInbox(in), nil
+}
+
+func (b chatBackend) Conversation(ctx context.Context, inboxID int64, id connectors.Identity) (int64, error) {
+	_, conv, err := b.s.store.VisitorConversation(ctx, inboxID, id.Kind, id.Scope, id.ExternalID)
+	return conv, err
+}
+
+func (b chatBackend) History(ctx context.Context, conversationID int64) ([]chat.HistoryMessage, error) {
+	msgs, err := b.s.store.Messages(ctx, conversationID, store.MessageFilter{Public: true, Limit: 200})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]chat.HistoryMessage, 0, len(msgs))
+	for _, m := range msgs {
+		author := map[string]any{"kind": m.Author.Kind, "name": m.Author.Name}
+		if m.Author.Kind == "contact" {
+			author = map[string]any{"kind": "contact"}
+		}
+		h := chat.HistoryMessage{ID: m.ID, Author: author, Text: m.Text, ClientID: m.ClientID, CreatedAt: m.CreatedAt}
+		out = append(out, h)
+	}
+	return out, nil
+}
+
+func (b chatBackend) Incident(ctx context.Context) (any, error) { return nil, nil }
+
+func (b chatBackend) VisitorTyping(inboxID, conversationID int64, name string, on bool) {
+	b.s.hub.Ephemeral(map[string]any{"type": "typing", "conversation_id": conversationID, "who": "contact", "name": name, "on": on}, nil)
+}
+
+func (b chatBackend) VisitorRead(conversationID, upTo int64) {}
+
+// ---- the agents' real-time socket
+
+func (s *Server) agentUpgrade(c *fiber.Ctx) error {
+	if !websocket.IsWebSocketUpgrade(c) {
+		return &apiError{fiber.StatusUpgradeRequired, "bad_request", "this is a WebSocket endpoint"}
+	}
+	since, _ := strconv.ParseInt(c.Query("since"), 10, 64)
+	c.Locals("since", since)
+	return c.Next()
+}
+
+func (s *Server) agentSocket(conn *websocket.Conn) {
+	agent, _ := conn.Locals(localAgent).(*store.Agent)
+	since, _ := conn.Locals("since").(int64)
+	if agent == nil {
+		conn.Close()
+		return
+	}
+	sub, current, resync := s.hub.Subscribe(agent.ID, agent.Name, since, 512)
+	defer s.hub.Unsubscribe(sub)
+	hello, _ := json.Marshal(map[string]any{"type": "hello", "seq": current, "agent": agent})
+	done := make(chan struct{})
+	go func() {
+		// the only writer of this socket
+		defer conn.Close()
+		ping := time.NewTicker(25 * time.Second)
+		defer ping.Stop()
+		conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		if conn.WriteMessage(websocket.TextMessage, hello) != nil {
+			return
+		}
+		if resync {
+			conn.WriteMessage(websocket.TextMessage, []byte(`{"type":"resync"}`))
+		}
+		for {
+			select {
+			case b, ok := <-sub.C:
+				if !ok {
+					// dropped for being slow: close so the page reconnects and replays
+					conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too slow: reconnect"), time.Now().Add(time.Second))
+					return
+				}
+				conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+				if conn.WriteMessage(websocket.TextMessage, b) != nil {
+					return
+				}
+			case <-ping.C:
+				if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)) != nil {
+					return
+				}
+			case <-done:
+				return
+			}
+		}
+	}()
+	defer close(done)
+	conn.SetReadLimit(16 * 1024)
+	conn.SetReadDeadline(time.Now().Add(70 * time.Second))
+	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(70 * time.Second)) })
+	for {
+		_, data, err := conn.ReadMessage()
+		if err != nil {
+			return
+		}
+		conn.SetReadDeadline(time.Now().Add(70 * time.Second))
+		var f struct {
+			Type           string `json:"type"`
+			ConversationID int64  `json:"conversation_id"`
+			On             bool   `json:"on"`
+		}
+		if json.Unmarshal(data, &f) != nil {
+			continue
+		}
+		switch f.Type {
+		case "viewing":
+			s.hub.View(sub, f.ConversationID)
+		case "typing":
+			if f.ConversationID == 0 {
+				continue
+			}
+			s.hub.Replying(sub, f.ConversationID, f.On)
+			// the visitor sees "Sam is typing"
+			s.chat.Push(f.ConversationID, map[string]any{"type": "typing", "on": f.On, "name": agent.Name})
+		}
+	}
+}

@@ -1,0 +1,249 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// Contact is one person across every channel.
+type Contact struct {
+	ID         int64       `json:"id"`
+	Name       string      `json:"name"`
+	Email      string      `json:"email"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+	Identities []*Identity `json:"identities"`
+}
+
+// Identity is how one channel knows the contact.
+type Identity struct {
+	ID         int64     `json:"id"`
+	Kind       string    `json:"kind"`
+	Scope      string    `json:"scope"`
+	ExternalID string    `json:"external_id"`
+	Name       string    `json:"name"`
+	Handle     string    `json:"handle"`
+	CreatedAt  time.Time `json:"created_at"`
+}
+
+// Contact returns a contact with its identities (two statements).
+func (s *Store) Contact(ctx context.Context, id int64) (*Contact, error) {
+	var c Contact
+	var created, updated string
+	err := s.queryRow(ctx, `SELECT id, name, email, created_at, updated_at FROM contacts WHERE id = ?`, id).
+		Scan(&c.ID, &c.Name, &c.Email, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("contact", id)
+	}
+	if err != nil {
+		return nil, err
+	}
+	c.CreatedAt, c.UpdatedAt = parseTime(created), parseTime(updated)
+	rows, err := s.query(ctx, `SELECT id, kind, scope, external_id, name, handle, created_at FROM identities WHERE contact_id = ? ORDER BY id`, id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	c.Identities = []*Identity{}
+	for rows.Next() {
+		var i Identity
+		var at string
+		if err := rows.Scan(&i.ID, &i.Kind, &i.Scope, &i.ExternalID, &i.Name, &i.Handle, &at); err != nil {
+			return nil, err
+		}
+		i.CreatedAt = parseTime(at)
+		// a visitor's id is the hash of their bearer token: not for display
+		if i.Kind == "visitor" {
+			i.ExternalID = i.ExternalID[:min(8, len(i.ExternalID))] + "…"
+		}
+		c.Identities = append(c.Identities, &i)
+	}
+	return &c, rows.Err()
+}
+
+// ContactIdentity returns the contact's identity on a channel kind (the recipient of a
+// reply), preferring the one in the given scope.
+func (s *Store) ContactIdentity(ctx context.Context, contactID int64, kind, scope string) (*Identity, error) {
+	var i Identity
+	var at string
+	err := s.queryRow(ctx, `SELECT id, kind, scope, external_id, name, handle, created_at FROM identities
+		WHERE contact_id = ? AND kind = ? ORDER BY scope = ? DESC, id DESC LIMIT 1`, contactID, kind, scope).
+		Scan(&i.ID, &i.Kind, &i.Scope, &i.ExternalID, &i.Name, &i.Handle, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound(kind+" identity of contact", contactID)
+	}
+	i.CreatedAt = parseTime(at)
+	return &i, err
+}
+
+// UpdateContact changes a contact's name and e-mail address.
+func (s *Store) UpdateContact(ctx context.Context, id int64, name, email *string, actorID int64) (*Contact, error) {
+	err := s.tx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE contacts SET name = COALESCE(?, name), email = COALESCE(?, email), updated_at = ? WHERE id = ?`,
+			name, email, formatTime(s.Now()), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("contact", id)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Contact(ctx, id)
+}
+
+// MergeContacts moves everything of otherID into keepID: identities, conversations,
+// authorship of messages, data requests, raw sources, outbox rows. The other contact
+// is then removed and the merge written to the audit log, all in one transaction.
+func (s *Store) MergeContacts(ctx context.Context, keepID, otherID, actorID int64) (*Contact, error) {
+	if keepID == otherID {
+		return nil, invalid("a contact can't be merged into itself")
+	}
+	err := s.tx(ctx, func(tx *Tx) error {
+		type who struct{ name, email string }
+		var keep, other who
+		if err := tx.queryRow(ctx, `SELECT name, email FROM contacts WHERE id = ?`, keepID).Scan(&keep.name, &keep.email); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("contact", keepID)
+			}
+			return err
+		}
+		if err := tx.queryRow(ctx, `SELECT name, email FROM contacts WHERE id = ?`, otherID).Scan(&other.name, &other.email); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("contact", otherID)
+			}
+			return err
+		}
+		moves := []string{
+			`UPDATE identities SET contact_id = ? WHERE contact_id = ?`,
+			`UPDATE conversations SET contact_id = ? WHERE contact_id = ?`,
+			`UPDATE messages SET author_id = ? WHERE author_kind = 'contact' AND author_id = ?`,
+			`UPDATE data_requests SET contact_id = ? WHERE contact_id = ?`,
+			`UPDATE raw_sources SET contact_id = ? WHERE contact_id = ?`,
+			`UPDATE outbox SET contact_id = ? WHERE contact_id = ?`,
+		}
+		counts := map[string]int64{}
+		for i, q := range moves {
+			res, err := tx.exec(ctx, q, keepID, otherID)
+			if err != nil {
+				return err
+			}
+			n, _ := res.RowsAffected()
+			counts[[]string{"identities", "conversations", "messages", "data_requests", "raw_sources", "outbox"}[i]] = n
+		}
+		if keep.name == "" && other.name != "" {
+			keep.name = other.name
+		}
+		if keep.email == "" && other.email != "" {
+			keep.email = other.email
+		}
+		if _, err := tx.exec(ctx, `UPDATE contacts SET name = ?, email = ?, updated_at = ? WHERE id = ?`, keep.name, keep.email, formatTime(s.Now()), keepID); err != nil {
+			return err
+		}
+		if _, err := tx.exec(ctx, `DELETE FROM contacts WHERE id = ?`, otherID); err != nil {
+			return err
+		}
+		return tx.audit(ctx, "agent", actorID, "contact.merge", "contact", itoa(keepID), map[string]any{
+			"merged_contact_id": otherID, "merged_name": other.name, "merged_email": other.email, "moved": counts,
+		})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Contact(ctx, keepID)
+}
+
+// AuditEntry is one line of the audit log.
+type AuditEntry struct {
+	ID         int64          `json:"id"`
+	At         time.Time      `json:"at"`
+	ActorKind  string         `json:"actor_kind"`
+	ActorID    int64          `json:"actor_id"`
+	Action     string         `json:"action"`
+	Subject    string         `json:"subject"`
+	SubjectRef string         `json:"subject_ref"`
+	Detail     map[string]any `json:"detail"`
+}
+
+func (t *Tx) audit(ctx context.Context, actorKind string, actorID int64, action, subject, ref string, detail any) error {
+	b, err := json.Marshal(detail)
+	if err != nil {
+		return err
+	}
+	_, err = t.exec(ctx, `INSERT INTO audit_log(at, actor_kind, actor_id, action, subject, subject_ref, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		formatTime(t.s.Now()), actorKind, nullID(actorID), action, subject, ref, string(b))
+	return err
+}
+
+// Audit writes one audit entry on its own.
+func (s *Store) Audit(ctx context.Context, actorKind string, actorID int64, action, subject, ref string, detail any) error {
+	return s.tx(ctx, func(tx *Tx) error { return tx.audit(ctx, actorKind, actorID, action, subject, ref, detail) })
+}
+
+// AuditLog lists audit entries, newest first; subject and ref filter when set.
+func (s *Store) AuditLog(ctx context.Context, subject, ref string, limit int) ([]*AuditEntry, error) {
+	if limit <= 0 || limit > 500 {
+		limit = 100
+	}
+	rows, err := s.query(ctx, `SELECT id, at, actor_kind, COALESCE(actor_id, 0), action, subject, subject_ref, detail FROM audit_log
+		WHERE (? = '' OR subject = ?) AND (? = '' OR subject_ref = ?) ORDER BY id DESC LIMIT ?`, subject, subject, ref, ref, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*AuditEntry{}
+	for rows.Next() {
+		var e AuditEntry
+		var at, detail string
+		if err := rows.Scan(&e.ID, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.Subject, &e.SubjectRef, &detail); err != nil {
+			return nil, err
+		}
+		e.At = parseTime(at)
+		json.Unmarshal([]byte(detail), &e.Detail)
+		out = append(out, &e)
+	}
+	return out, rows.Err()
+}
+
+// VisitorConversation finds the contact behind a chat identity and their latest
+// conversation in the inbox (0 when they have not written yet).
+func (s *Store) VisitorConversation(ctx context.Context, inboxID int64, kind, scope, externalID string) (contactID, conversationID int64, err error) {
+	err = s.queryRow(ctx, `SELECT i.contact_id, COALESCE((SELECT c.id FROM conversations c WHERE c.contact_id = i.contact_id AND c.inbox_id = ? AND c.deleted_at IS NULL
+		ORDER BY c.last_message_at DESC, c.id DESC LIMIT 1), 0) FROM identities i WHERE i.kind = ? AND i.scope = ? AND i.external_id = ?`,
+		inboxID, kind, scope, externalID).Scan(&contactID, &conversationID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, nil
+	}
+	return contactID, conversationID, err
+}
+
+// SearchContacts finds contacts by name, e-mail address or identity (for the merge
+// picker); an empty query lists the newest.
+func (s *Store) SearchContacts(ctx context.Context, q string, limit int) ([]*Contact, error) {
+	like := "%" + q + "%"
+	rows, err := s.query(ctx, `SELECT id, name, email, created_at, updated_at FROM contacts
+		WHERE ? = '' OR name LIKE ? OR email LIKE ? OR id IN (SELECT contact_id FROM identities WHERE external_id LIKE ? OR handle LIKE ? OR name LIKE ?)
+		ORDER BY updated_at DESC LIMIT ?`, q, like, like, like, like, like, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []*Contact{}
+	for rows.Next() {
+		var c Contact
+		var created, updated string
+		if err := rows.Scan(&c.ID, &c.Name, &c.Email, &created, &updated); err != nil {
+			return nil, err
+		}
+		c.CreatedAt, c.UpdatedAt = parseTime(created), parseTime(updated)
+		c.Identities = []*Identity{}
+		out = append(out, &c)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,440 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Conversation is a ticket: one thread with one contact in one inbox.
+type Conversation struct {
+	ID                    int64          `json:"id"`
+	Number                int64          `json:"number"`
+	InboxID               int64          `json:"inbox_id"`
+	Channel               string         `json:"channel"`
+	Status                string         `json:"status"`
+	Priority              string         `json:"priority"`
+	AssigneeID            *int64         `json:"assignee_id"`
+	Tags                  []string       `json:"tags"`
+	Subject               string         `json:"subject"`
+	Contact               ContactSummary `json:"contact"`
+	Preview               string         `json:"preview"`
+	Unread                int            `json:"unread_count"`
+	SnoozedUntil          *time.Time     `json:"snoozed_until"`
+	CreatedAt             time.Time      `json:"created_at"`
+	LastMessageAt         time.Time      `json:"last_message_at"`
+	LastCustomerMessageAt *time.Time     `json:"last_customer_message_at"`
+	FirstResponseAt       *time.Time     `json:"first_response_at"`
+	ResolvedAt            *time.Time     `json:"resolved_at"`
+	LastMessageID         int64          `json:"last_message_id"`
+}
+
+// ContactSummary is the part of a contact a conversation carries.
+type ContactSummary struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+var (
+	Statuses   = []string{"open", "pending", "snoozed", "resolved"}
+	Priorities = []string{"low", "normal", "high", "urgent"}
+)
+
+func oneOf(v string, set []string) bool {
+	for _, s := range set {
+		if s == v {
+			return true
+		}
+	}
+	return false
+}
+
+// conversationSelect reads conversations with their channel, contact, tags and the
+// viewing agent's unread count in one statement, so a page costs one query.
+const conversationSelect = `SELECT c.id, c.number, c.inbox_id, i.kind, c.status, c.priority, c.assignee_id, c.subject,
+	ct.id, ct.name, ct.email, c.preview, c.snoozed_until, c.created_at, c.last_message_at,
+	c.last_customer_message_at, c.first_response_at, c.resolved_at, c.last_message_id,
+	COALESCE((SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM conversation_tags t WHERE t.conversation_id = c.id ORDER BY tag)), ''),
+	(SELECT COUNT(*) FROM (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in'
+		AND m.id > COALESCE((SELECT last_read_id FROM conversation_reads r WHERE r.conversation_id = c.id AND r.agent_id = ?), 0) LIMIT 99))
+	FROM conversations c
+	JOIN inboxes i ON i.id = c.inbox_id
+	JOIN contacts ct ON ct.id = c.contact_id`
+
+func scanConversation(sc interface{ Scan(...any) error }) (*Conversation, error) {
+	var c Conversation
+	var assignee sql.NullInt64
+	var snoozed, lastCustomer, firstResp, resolved sql.NullString
+	var created, last, tags string
+	err := sc.Scan(&c.ID, &c.Number, &c.InboxID, &c.Channel, &c.Status, &c.Priority, &assignee, &c.Subject,
+		&c.Contact.ID, &c.Contact.Name, &c.Contact.Email, &c.Preview, &snoozed, &created, &last,
+		&lastCustomer, &firstResp, &resolved, &c.LastMessageID, &tags, &c.Unread)
+	if err != nil {
+		return nil, err
+	}
+	if assignee.Valid {
+		c.AssigneeID = &assignee.Int64
+	}
+	c.SnoozedUntil = parseNullTime(snoozed)
+	c.CreatedAt = parseTime(created)
+	c.LastMessageAt = parseTime(last)
+	c.LastCustomerMessageAt = parseNullTime(lastCustomer)
+	c.FirstResponseAt = parseNullTime(firstResp)
+	c.ResolvedAt = parseNullTime(resolved)
+	c.Tags = []string{}
+	if tags != "" {
+		c.Tags = strings.Split(tags, "\x1f")
+	}
+	return &c, nil
+}
+
+// Conversation returns one conversation as agentID sees it (unread count).
+func (s *Store) Conversation(ctx context.Context, id, agentID int64) (*Conversation, error) {
+	c, err := scanConversation(s.queryRow(ctx, conversationSelect+` WHERE c.id = ? AND c.deleted_at IS NULL`, agentID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, notFound("conversation", id)
+	}
+	return c, err
+}
+
+// ConversationFilter selects the inbox list.
+type ConversationFilter struct {
+	Status   string // "" for every status
+	InboxID  int64
+	Assignee string // "" anyone, "me", "none", or an agent id
+	Tag      string
+	Query    string
+	ContactID int64
+	Limit    int
+	Cursor   string
+	// AgentID is who is looking: "me" and the unread counts are theirs.
+	AgentID int64
+}
+
+// Conversations lists conversations, newest activity first, a page at a time. It
+// costs one statement whatever the page size.
+func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]*Conversation, string, error) {
+	if f.Limit <= 0 || f.Limit > 200 {
+		f.Limit = 50
+	}
+	where := []string{"c.deleted_at IS NULL"}
+	args := []any{f.AgentID}
+	if f.Status != "" {
+		if !oneOf(f.Status, Statuses) {
+			return nil, "", invalid("status must be one of %s, not %q", strings.Join(Statuses, ", "), f.Status)
+		}
+		where = append(where, "c.status = ?")
+		args = append(args, f.Status)
+	}
+	if f.InboxID != 0 {
+		where = append(where, "c.inbox_id = ?")
+		args = append(args, f.InboxID)
+	}
+	if f.ContactID != 0 {
+		where = append(where, "c.contact_id = ?")
+		args = append(args, f.ContactID)
+	}
+	switch f.Assignee {
+	case "", "anyone", "all":
+	case "me":
+		where = append(where, "c.assignee_id = ?")
+		args = append(args, f.AgentID)
+	case "none", "unassigned":
+		where = append(where, "c.assignee_id IS NULL")
+	default:
+		id, err := strconv.ParseInt(f.Assignee, 10, 64)
+		if err != nil {
+			return nil, "", invalid("assignee must be me, none or an agent id, not %q", f.Assignee)
+		}
+		where = append(where, "c.assignee_id = ?")
+		args = append(args, id)
+	}
+	if f.Tag != "" {
+		where = append(where, "c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag = ?)")
+		args = append(args, normalizeTag(f.Tag))
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		clause, qargs := searchClause(q)
+		where = append(where, clause)
+		args = append(args, qargs...)
+	}
+	if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", invalid("cursor is not one this server gave out")
+		}
+		where = append(where, "(c.last_message_at < ? OR (c.last_message_at = ? AND c.id < ?))")
+		args = append(args, at, at, id)
+	}
+	q := conversationSelect + " WHERE " + strings.Join(where, " AND ") + " ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?"
+	args = append(args, f.Limit+1)
+	rows, err := s.query(ctx, q, args...)
+	if err != nil {
+		return nil, "", err
+	}
+	defer rows.Close()
+	var out []*Conversation
+	for rows.Next() {
+		c, err := scanConversation(rows)
+		if err != nil {
+			return nil, "", err
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		last := out[len(out)-1]
+		next = encodeCursor(formatTime(last.LastMessageAt), last.ID)
+	}
+	return out, next, nil
+}
+
+func encodeCursor(at string, id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(at + "|" + strconv.FormatInt(id, 10)))
+}
+
+func decodeCursor(c string) (string, int64, error) {
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return "", 0, err
+	}
+	at, idStr, ok := strings.Cut(string(b), "|")
+	if !ok {
+		return "", 0, errors.New("bad cursor")
+	}
+	id, err := strconv.ParseInt(idStr, 10, 64)
+	return at, id, err
+}
+
+// searchClause turns what a person typed into a safe FTS5 query (each word quoted, the
+// last one a prefix), plus matches on the contact, the subject and the ticket number.
+func searchClause(q string) (string, []any) {
+	var terms []string
+	for _, w := range strings.FieldsFunc(q, func(r rune) bool { return unicode.IsSpace(r) || r == '"' }) {
+		terms = append(terms, `"`+w+`"`)
+	}
+	clauses := []string{}
+	var args []any
+	if len(terms) > 0 {
+		terms[len(terms)-1] += "*"
+		clauses = append(clauses, "c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?))")
+		args = append(args, strings.Join(terms, " "))
+	}
+	like := "%" + strings.NewReplacer("%", `\%`, "_", `\_`).Replace(q) + "%"
+	clauses = append(clauses, `ct.name LIKE ? ESCAPE '\'`, `ct.email LIKE ? ESCAPE '\'`, `c.subject LIKE ? ESCAPE '\'`)
+	args = append(args, like, like, like)
+	if n, err := strconv.ParseInt(strings.TrimPrefix(q, "#"), 10, 64); err == nil {
+		clauses = append(clauses, "c.number = ?")
+		args = append(args, n)
+	}
+	return "(" + strings.Join(clauses, " OR ") + ")", args
+}
+
+func normalizeTag(t string) string { return strings.ToLower(strings.TrimSpace(t)) }
+
+// ConversationUpdate holds the changes an agent makes; nil leaves a field alone.
+type ConversationUpdate struct {
+	Status       *string
+	Priority     *string
+	AssigneeID   *int64 // 0 clears the assignee
+	SetAssignee  bool
+	Tags         *[]string
+	SnoozedUntil *time.Time
+}
+
+// UpdateConversation applies an agent's changes.
+func (s *Store) UpdateConversation(ctx context.Context, id, actorID int64, u ConversationUpdate) (*Conversation, error) {
+	if u.Status != nil && !oneOf(*u.Status, Statuses) {
+		return nil, invalid("status must be one of %s, not %q", strings.Join(Statuses, ", "), *u.Status)
+	}
+	if u.Priority != nil && !oneOf(*u.Priority, Priorities) {
+		return nil, invalid("priority must be one of %s, not %q", strings.Join(Priorities, ", "), *u.Priority)
+	}
+	if u.Status != nil && *u.Status == "snoozed" && u.SnoozedUntil == nil {
+		return nil, invalid("snoozed needs snoozed_until: the time the conversation comes back")
+	}
+	if u.SnoozedUntil != nil && !u.SnoozedUntil.After(s.Now()) {
+		return nil, invalid("snoozed_until must be in the future")
+	}
+	now := formatTime(s.Now())
+	err := s.tx(ctx, func(tx *Tx) error {
+		var status string
+		if err := tx.queryRow(ctx, `SELECT status FROM conversations WHERE id = ? AND deleted_at IS NULL`, id).Scan(&status); err != nil {
+			if errors.Is(err, sql.ErrNoRows) {
+				return notFound("conversation", id)
+			}
+			return err
+		}
+		if u.SnoozedUntil != nil && u.Status == nil {
+			s := "snoozed"
+			u.Status = &s
+		}
+		if u.Status != nil {
+			var snoozed any
+			if *u.Status == "snoozed" {
+				snoozed = formatTime(*u.SnoozedUntil)
+			}
+			if _, err := tx.exec(ctx, `UPDATE conversations SET status = ?, snoozed_until = ?, updated_at = ?,
+				resolved_at = CASE WHEN ? = 'resolved' THEN ? ELSE NULL END WHERE id = ?`,
+				*u.Status, snoozed, now, *u.Status, now, id); err != nil {
+				return err
+			}
+		}
+		if u.Priority != nil {
+			if _, err := tx.exec(ctx, `UPDATE conversations SET priority = ?, updated_at = ? WHERE id = ?`, *u.Priority, now, id); err != nil {
+				return err
+			}
+		}
+		if u.SetAssignee {
+			var assignee any
+			if u.AssigneeID != nil && *u.AssigneeID != 0 {
+				var active int
+				if err := tx.queryRow(ctx, `SELECT COUNT(*) FROM agents WHERE id = ? AND disabled_at IS NULL`, *u.AssigneeID).Scan(&active); err != nil {
+					return err
+				}
+				if active == 0 {
+					return invalid("agent %d does not exist or is disabled", *u.AssigneeID)
+				}
+				assignee = *u.AssigneeID
+			}
+			if _, err := tx.exec(ctx, `UPDATE conversations SET assignee_id = ?, updated_at = ? WHERE id = ?`, assignee, now, id); err != nil {
+				return err
+			}
+		}
+		if u.Tags != nil {
+			if _, err := tx.exec(ctx, `DELETE FROM conversation_tags WHERE conversation_id = ?`, id); err != nil {
+				return err
+			}
+			seen := map[string]bool{}
+			for _, t := range *u.Tags {
+				t = normalizeTag(t)
+				if t == "" || seen[t] {
+					continue
+				}
+				if len(t) > 64 {
+					return invalid("tag %q is longer than 64 characters", t)
+				}
+				seen[t] = true
+				if _, err := tx.exec(ctx, `INSERT INTO conversation_tags(conversation_id, tag) VALUES (?, ?)`, id, t); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Conversation(ctx, id, actorID)
+}
+
+// WakeSnoozed reopens snoozed conversations whose time has come and returns their ids.
+func (s *Store) WakeSnoozed(ctx context.Context) ([]int64, error) {
+	var ids []int64
+	now := formatTime(s.Now())
+	err := s.tx(ctx, func(tx *Tx) error {
+		rows, err := tx.query(ctx, `UPDATE conversations SET status = 'open', snoozed_until = NULL, updated_at = ?
+			WHERE status = 'snoozed' AND snoozed_until <= ? RETURNING id`, now, now)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id int64
+			if err := rows.Scan(&id); err != nil {
+				return err
+			}
+			ids = append(ids, id)
+		}
+		return rows.Err()
+	})
+	return ids, err
+}
+
+// MarkRead records that an agent has read a conversation up to a message.
+func (s *Store) MarkRead(ctx context.Context, conversationID, agentID, upTo int64) error {
+	return s.tx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `INSERT INTO conversation_reads(conversation_id, agent_id, last_read_id) VALUES (?, ?, ?)
+			ON CONFLICT(conversation_id, agent_id) DO UPDATE SET last_read_id = MAX(last_read_id, excluded.last_read_id)`,
+			conversationID, agentID, upTo)
+		return err
+	})
+}
+
+// Counts are the numbers in the inbox navigation.
+type Counts struct {
+	ByStatus   map[string]int `json:"by_status"`
+	Mine       int            `json:"mine"`
+	Unassigned int            `json:"unassigned"`
+	Unread     int            `json:"unread"`
+}
+
+// ConversationCounts counts conversations for the navigation, in one statement.
+func (s *Store) ConversationCounts(ctx context.Context, agentID int64) (*Counts, error) {
+	c := &Counts{ByStatus: map[string]int{}}
+	var open, pending, snoozed, resolved int
+	err := s.queryRow(ctx, `SELECT
+		COALESCE(SUM(status = 'open'), 0), COALESCE(SUM(status = 'pending'), 0), COALESCE(SUM(status = 'snoozed'), 0), COALESCE(SUM(status = 'resolved'), 0),
+		COALESCE(SUM(status = 'open' AND assignee_id = ?), 0), COALESCE(SUM(status = 'open' AND assignee_id IS NULL), 0),
+		COALESCE(SUM(status = 'open' AND last_inbound_message_id > COALESCE((SELECT last_read_id FROM conversation_reads r WHERE r.conversation_id = c.id AND r.agent_id = ?), 0)), 0)
+		FROM conversations c WHERE deleted_at IS NULL`, agentID, agentID).
+		Scan(&open, &pending, &snoozed, &resolved, &c.Mine, &c.Unassigned, &c.Unread)
+	c.ByStatus["open"], c.ByStatus["pending"], c.ByStatus["snoozed"], c.ByStatus["resolved"] = open, pending, snoozed, resolved
+	return c, err
+}
+
+// Tags lists the tags in use, most used first.
+func (s *Store) Tags(ctx context.Context) ([]string, error) {
+	rows, err := s.query(ctx, `SELECT tag FROM conversation_tags GROUP BY tag ORDER BY COUNT(*) DESC, tag LIMIT 200`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
+}
+
+// DeleteConversation hides a conversation. Its messages stay (and keep their external
+// ids), so a mail still on the server is not imported again.
+func (s *Store) DeleteConversation(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *Tx) error {
+		res, err := tx.exec(ctx, `UPDATE conversations SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL`, formatTime(s.Now()), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return notFound("conversation", id)
+		}
+		return nil
+	})
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var _ = fmt.Sprintf

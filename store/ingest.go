@@ -1,0 +1,547 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Incoming is one message from a customer as the store takes it: the server fills it
+// from a connector's Inbound.
+type Incoming struct {
+	InboxID  int64
+	Identity IdentityRef
+	// ExternalID (channel id) or ClientID (widget id) make re-delivery a no-op.
+	ExternalID string
+	ClientID   string
+	// ConversationID is set when the channel already knows the conversation (a chat
+	// visitor's).
+	ConversationID int64
+	ThreadRefs     []string
+	SubjectToken   int64
+	NewThread      bool
+	// ReuseOpen threads a message onto the contact's latest unresolved conversation in
+	// the inbox (Messenger, X); e-mail threads only by references and tokens.
+	ReuseOpen   bool
+	Subject     string
+	Text        string
+	HTML        string
+	Attachments []IncomingAttachment
+	Echo        bool
+	Auto        bool
+	Raw         []byte
+	RawKind     string
+	SentAt      time.Time
+	Metadata    map[string]string
+	// MailCursor, when set, is committed with the message (e-mail UID sync).
+	MailCursor *MailCursor
+}
+
+// IdentityRef is how a channel names the sender.
+type IdentityRef struct {
+	Kind, Scope, ExternalID string
+	Name, Email, Handle     string
+	// Verified links to an existing contact by e-mail address (a verified widget
+	// identity); unverified e-mail addresses never join someone else's contact.
+	Verified bool
+}
+
+// IncomingAttachment is a file with a message; Data nil when only a link or too large.
+type IncomingAttachment struct {
+	Filename, ContentType, URL, ContentID string
+	Size                                  int64
+	Data                                  []byte
+	TooLarge                              bool
+}
+
+// MailCursor is an IMAP mailbox position.
+type MailCursor struct {
+	UIDValidity uint32
+	UID         uint32
+}
+
+// Ingested says what Ingest stored.
+type Ingested struct {
+	MessageID       int64
+	ConversationID  int64
+	ContactID       int64
+	CreatedAt       time.Time
+	Duplicate       bool
+	NewConversation bool
+	Reopened        bool
+}
+
+// Ingest stores an inbound message with its contact and conversation in one
+// transaction, and returns only after the commit. Concurrent calls are committed
+// together (group commit): one fsync for many messages.
+func (s *Store) Ingest(ctx context.Context, in Incoming) (Ingested, error) {
+	if err := validateIncoming(&in); err != nil {
+		return Ingested{}, err
+	}
+	// Files go to disk before the transaction: named by content hash, so a retry
+	// rewrites the same file and an aborted transaction leaves only an orphan.
+	for i := range in.Attachments {
+		if err := s.writeAttachmentFile(&in.Attachments[i]); err != nil {
+			return Ingested{}, err
+		}
+	}
+	return s.ingest.submit(ctx, in)
+}
+
+func validateIncoming(in *Incoming) error {
+	if in.InboxID == 0 {
+		return invalid("a message needs an inbox")
+	}
+	if in.Identity.Kind == "" || in.Identity.ExternalID == "" {
+		return invalid("a message needs a sender identity")
+	}
+	if strings.TrimSpace(in.Text) == "" && len(in.Attachments) == 0 && in.HTML == "" {
+		return invalid("the message is empty")
+	}
+	if in.SentAt.IsZero() {
+		in.SentAt = time.Now()
+	}
+	return nil
+}
+
+// AttachmentDir is where files live, named by their SHA-256.
+func (s *Store) AttachmentDir() string { return filepath.Join(filepath.Dir(s.path), "attachments") }
+
+// AttachmentPath is the file of an attachment hash.
+func (s *Store) AttachmentPath(sha string) string {
+	return filepath.Join(s.AttachmentDir(), sha[:2], sha)
+}
+
+func (s *Store) writeAttachmentFile(a *IncomingAttachment) error {
+	if a.Data == nil {
+		return nil
+	}
+	sum := sha256.Sum256(a.Data)
+	sha := hex.EncodeToString(sum[:])
+	a.Size = int64(len(a.Data))
+	path := s.AttachmentPath(sha)
+	a.ContentID = strings.Trim(a.ContentID, "<>")
+	a.URL = "sha256:" + sha
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, a.Data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// ---- group commit
+
+type ingestRequest struct {
+	in   Incoming
+	res  Ingested
+	err  error
+	done chan struct{}
+}
+
+type ingestQueue struct {
+	s       *Store
+	ch      chan *ingestRequest
+	stopped chan struct{}
+	quit    chan struct{}
+}
+
+const maxIngestBatch = 256
+
+func newIngestQueue(s *Store) *ingestQueue {
+	q := &ingestQueue{s: s, ch: make(chan *ingestRequest, 4096), stopped: make(chan struct{}), quit: make(chan struct{})}
+	go q.run()
+	return q
+}
+
+var errStoreClosed = errors.New("the store is closed")
+
+func (q *ingestQueue) submit(ctx context.Context, in Incoming) (Ingested, error) {
+	req := &ingestRequest{in: in, done: make(chan struct{})}
+	select {
+	case q.ch <- req:
+	case <-q.quit:
+		return Ingested{}, errStoreClosed
+	case <-ctx.Done():
+		return Ingested{}, ctx.Err()
+	}
+	// Once queued, the request is committed even if the caller gives up: the sender
+	// resends and gets the stored message back as a duplicate.
+	<-req.done
+	return req.res, req.err
+}
+
+func (q *ingestQueue) stop() {
+	select {
+	case <-q.quit:
+		return
+	default:
+	}
+	close(q.quit)
+	<-q.stopped
+}
+
+func (q *ingestQueue) run() {
+	defer close(q.stopped)
+	batch := make([]*ingestRequest, 0, maxIngestBatch)
+	for {
+		var first *ingestRequest
+		select {
+		case first = <-q.ch:
+		case <-q.quit:
+			// finish what was queued before the stop
+			for {
+				select {
+				case r := <-q.ch:
+					q.commit([]*ingestRequest{r})
+				default:
+					return
+				}
+			}
+		}
+		batch = append(batch[:0], first)
+	fill:
+		for len(batch) < maxIngestBatch {
+			select {
+			case r := <-q.ch:
+				batch = append(batch, r)
+			default:
+				break fill
+			}
+		}
+		q.commit(batch)
+	}
+}
+
+// commit stores a batch in one transaction, each message in its own savepoint so one
+// bad message fails alone.
+func (q *ingestQueue) commit(batch []*ingestRequest) {
+	ctx := context.Background()
+	s := q.s
+	err := s.tx(ctx, func(tx *Tx) error {
+		for i, r := range batch {
+			sp := fmt.Sprintf("m%d", i)
+			if _, err := tx.exec(ctx, "SAVEPOINT "+sp); err != nil {
+				return err
+			}
+			r.res, r.err = tx.ingestOne(ctx, r.in)
+			if r.err != nil {
+				if _, err := tx.exec(ctx, "ROLLBACK TO "+sp); err != nil {
+					return err
+				}
+			}
+			if _, err := tx.exec(ctx, "RELEASE "+sp); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	for _, r := range batch {
+		if err != nil {
+			r.res, r.err = Ingested{}, err
+		}
+		close(r.done)
+	}
+}
+
+func (t *Tx) ingestOne(ctx context.Context, in Incoming) (Ingested, error) {
+	// Re-delivery: the same channel id, or the same widget id in the same
+	// conversation, returns what is stored.
+	if in.ExternalID != "" {
+		if r, ok, err := t.existingMessage(ctx, `inbox_id = ? AND external_id = ?`, in.InboxID, in.ExternalID); ok || err != nil {
+			if err == nil && in.MailCursor != nil {
+				err = t.saveMailCursor(ctx, in.InboxID, *in.MailCursor)
+			}
+			return r, err
+		}
+	}
+	if in.ClientID != "" && in.ConversationID != 0 {
+		if r, ok, err := t.existingMessage(ctx, `conversation_id = ? AND client_id = ?`, in.ConversationID, in.ClientID); ok || err != nil {
+			return r, err
+		}
+	}
+	now := t.s.Now()
+	contactID, err := t.resolveContact(ctx, in.Identity, now)
+	if err != nil {
+		return Ingested{}, err
+	}
+	res := Ingested{ContactID: contactID, CreatedAt: now}
+	convID, err := t.findConversation(ctx, in, contactID)
+	if err != nil {
+		return Ingested{}, err
+	}
+	if convID == 0 {
+		subject := strings.TrimSpace(in.Subject)
+		if subject == "" {
+			subject = preview(in.Text)
+			if r := []rune(subject); len(r) > 80 {
+				subject = string(r[:80]) + "…"
+			}
+		}
+		convID, err = t.insert(ctx, `INSERT INTO conversations(number, inbox_id, contact_id, subject, created_at, updated_at, last_message_at)
+			VALUES ((SELECT COALESCE(MAX(number), 1000) + 1 FROM conversations), ?, ?, ?, ?, ?, ?)`,
+			in.InboxID, contactID, subject, formatTime(now), formatTime(now), formatTime(now))
+		if err != nil {
+			return Ingested{}, err
+		}
+		res.NewConversation = true
+	}
+	res.ConversationID = convID
+
+	direction, authorKind, authorName := "in", "contact", in.Identity.Name
+	var delivery any
+	if in.Echo {
+		direction, authorKind, authorName, delivery = "out", "agent", "", "sent"
+	}
+	meta := "{}"
+	if len(in.Metadata) > 0 {
+		b, _ := json.Marshal(in.Metadata)
+		meta = string(b)
+	}
+	var ext, cid any
+	if in.ExternalID != "" {
+		ext = in.ExternalID
+	}
+	if in.ClientID != "" {
+		cid = in.ClientID
+	}
+	var authorID any
+	if !in.Echo {
+		authorID = contactID
+	}
+	msgID, err := t.insert(ctx, `INSERT INTO messages(conversation_id, inbox_id, direction, author_kind, author_id, author_name, text, html,
+		external_id, client_id, delivery, auto, metadata, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		convID, in.InboxID, direction, authorKind, authorID, authorName, in.Text, in.HTML, ext, cid, delivery, in.Auto, meta, formatTime(now))
+	if err != nil {
+		return Ingested{}, err
+	}
+	res.MessageID = msgID
+	for _, a := range in.Attachments {
+		sha, url := "", a.URL
+		if strings.HasPrefix(a.URL, "sha256:") {
+			sha, url = strings.TrimPrefix(a.URL, "sha256:"), ""
+		}
+		if _, err := t.exec(ctx, `INSERT INTO attachments(message_id, filename, content_type, size, sha256, content_id, url, too_large) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+			msgID, a.Filename, a.ContentType, a.Size, sha, a.ContentID, url, a.TooLarge); err != nil {
+			return Ingested{}, err
+		}
+	}
+	if len(in.Raw) > 0 {
+		if _, err := t.exec(ctx, `INSERT INTO raw_sources(inbox_id, message_id, contact_id, kind, body, state, created_at) VALUES (?, ?, ?, ?, ?, 'processed', ?)`,
+			in.InboxID, msgID, contactID, in.RawKind, in.Raw, formatTime(now)); err != nil {
+			return Ingested{}, err
+		}
+	}
+	text := in.Text
+	if text == "" && len(in.Attachments) > 0 {
+		text = "📎 " + in.Attachments[0].Filename
+	}
+	if in.Echo {
+		_, err = t.exec(ctx, `UPDATE conversations SET last_message_at = ?, last_message_id = ?, preview = ?, updated_at = ? WHERE id = ?`,
+			formatTime(now), msgID, preview(text), formatTime(now), convID)
+	} else {
+		// A customer writing again reopens a pending, snoozed or resolved conversation.
+		var status string
+		if err := t.queryRow(ctx, `SELECT status FROM conversations WHERE id = ?`, convID).Scan(&status); err != nil {
+			return Ingested{}, err
+		}
+		res.Reopened = status != "open" && !res.NewConversation
+		_, err = t.exec(ctx, `UPDATE conversations SET last_message_at = ?, last_message_id = ?, last_inbound_message_id = ?, preview = ?,
+			updated_at = ?, last_customer_message_at = ?, status = 'open', snoozed_until = NULL, resolved_at = NULL WHERE id = ?`,
+			formatTime(now), msgID, msgID, preview(text), formatTime(now), formatTime(now), convID)
+	}
+	if err != nil {
+		return Ingested{}, err
+	}
+	if in.MailCursor != nil {
+		if err := t.saveMailCursor(ctx, in.InboxID, *in.MailCursor); err != nil {
+			return Ingested{}, err
+		}
+	}
+	return res, nil
+}
+
+func (t *Tx) existingMessage(ctx context.Context, where string, args ...any) (Ingested, bool, error) {
+	var r Ingested
+	var created string
+	var author sql.NullInt64
+	err := t.queryRow(ctx, `SELECT m.id, m.conversation_id, m.created_at, c.contact_id FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.`+
+		strings.ReplaceAll(where, " AND ", " AND m."), args...).Scan(&r.MessageID, &r.ConversationID, &created, &author)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, false, nil
+	}
+	if err != nil {
+		return r, false, err
+	}
+	r.CreatedAt = parseTime(created)
+	r.ContactID = author.Int64
+	r.Duplicate = true
+	return r, true, nil
+}
+
+// resolveContact finds the contact behind an identity, creating both when new. A
+// merged contact resolves to the one it was merged into.
+func (t *Tx) resolveContact(ctx context.Context, id IdentityRef, now time.Time) (int64, error) {
+	var contactID int64
+	err := t.queryRow(ctx, `SELECT contact_id FROM identities WHERE kind = ? AND scope = ? AND external_id = ?`, id.Kind, id.Scope, id.ExternalID).Scan(&contactID)
+	if err == nil {
+		if id.Name != "" {
+			if _, err := t.exec(ctx, `UPDATE contacts SET name = ?, updated_at = ? WHERE id = ? AND name = ''`, id.Name, formatTime(now), contactID); err != nil {
+				return 0, err
+			}
+		}
+		return contactID, nil
+	}
+	if !errors.Is(err, sql.ErrNoRows) {
+		return 0, err
+	}
+	email := strings.ToLower(strings.TrimSpace(id.Email))
+	if id.Kind == "email" {
+		email = strings.ToLower(id.ExternalID)
+	}
+	if id.Verified && email != "" {
+		// a verified widget identity joins the contact who owns that address
+		err := t.queryRow(ctx, `SELECT contact_id FROM identities WHERE kind = 'email' AND scope = '' AND external_id = ?`, email).Scan(&contactID)
+		if err != nil && !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+	}
+	if contactID == 0 {
+		contactID, err = t.insert(ctx, `INSERT INTO contacts(name, email, created_at, updated_at) VALUES (?, ?, ?, ?)`,
+			id.Name, email, formatTime(now), formatTime(now))
+		if err != nil {
+			return 0, err
+		}
+	}
+	if _, err := t.exec(ctx, `INSERT INTO identities(contact_id, kind, scope, external_id, name, handle, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		contactID, id.Kind, id.Scope, id.ExternalID, id.Name, id.Handle, formatTime(now)); err != nil {
+		return 0, err
+	}
+	if id.Verified && email != "" && id.Kind != "email" {
+		if _, err := t.exec(ctx, `INSERT INTO identities(contact_id, kind, scope, external_id, name, created_at) VALUES (?, 'email', '', ?, ?, ?) ON CONFLICT DO NOTHING`,
+			contactID, email, id.Name, formatTime(now)); err != nil {
+			return 0, err
+		}
+	}
+	return contactID, nil
+}
+
+func (t *Tx) findConversation(ctx context.Context, in Incoming, contactID int64) (int64, error) {
+	var id int64
+	if in.ConversationID != 0 {
+		err := t.queryRow(ctx, `SELECT id FROM conversations WHERE id = ? AND inbox_id = ?`, in.ConversationID, in.InboxID).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, notFound("conversation", in.ConversationID)
+		}
+		return id, err
+	}
+	if in.NewThread {
+		return 0, nil
+	}
+	// References first: In-Reply-To and every id in References against everything
+	// stored or sent in this inbox, most relevant first.
+	for _, ref := range in.ThreadRefs {
+		if ref == "" {
+			continue
+		}
+		err := t.queryRow(ctx, `SELECT m.conversation_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
+			WHERE m.inbox_id = ? AND m.external_id = ? AND c.deleted_at IS NULL`, in.InboxID, ref).Scan(&id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+	}
+	// Then a ticket token in the subject, only when the sender takes part in that
+	// conversation: quoting someone else's ticket number must not join it.
+	if in.SubjectToken != 0 {
+		err := t.queryRow(ctx, `SELECT c.id FROM conversations c WHERE c.number = ? AND c.inbox_id = ? AND c.deleted_at IS NULL
+			AND (c.contact_id = ? OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'contact' AND m.author_id = ?))`,
+			in.SubjectToken, in.InboxID, contactID, contactID).Scan(&id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+	}
+	if in.ReuseOpen {
+		err := t.queryRow(ctx, `SELECT id FROM conversations WHERE inbox_id = ? AND contact_id = ? AND status <> 'resolved' AND deleted_at IS NULL
+			ORDER BY last_message_at DESC LIMIT 1`, in.InboxID, contactID).Scan(&id)
+		if err == nil {
+			return id, nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+func (t *Tx) saveMailCursor(ctx context.Context, inboxID int64, c MailCursor) error {
+	_, err := t.exec(ctx, `INSERT INTO mail_sync(inbox_id, uid_validity, last_uid, updated_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT(inbox_id) DO UPDATE SET
+			last_uid = CASE WHEN uid_validity = excluded.uid_validity THEN MAX(last_uid, excluded.last_uid) ELSE excluded.last_uid END,
+			uid_validity = excluded.uid_validity, updated_at = excluded.updated_at`,
+		inboxID, c.UIDValidity, c.UID, formatTime(t.s.Now()))
+	return err
+}
+
+// MailCursor returns the stored IMAP position of an inbox (zeros when none).
+func (s *Store) MailCursor(ctx context.Context, inboxID int64) (MailCursor, error) {
+	var c MailCursor
+	err := s.queryRow(ctx, `SELECT uid_validity, last_uid FROM mail_sync WHERE inbox_id = ?`, inboxID).Scan(&c.UIDValidity, &c.UID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return MailCursor{}, nil
+	}
+	return c, err
+}
+
+// Quarantine keeps a message that could not be processed, with its raw source and the
+// reason, and moves the mail cursor past it in the same transaction so it never blocks
+// the messages after it.
+func (s *Store) Quarantine(ctx context.Context, inboxID int64, kind string, raw []byte, reason string, cursor *MailCursor) error {
+	return s.tx(ctx, func(tx *Tx) error {
+		if _, err := tx.exec(ctx, `INSERT INTO raw_sources(inbox_id, kind, body, state, error, created_at) VALUES (?, ?, ?, 'quarantined', ?, ?)`,
+			inboxID, kind, raw, reason, formatTime(s.Now())); err != nil {
+			return err
+		}
+		if cursor != nil {
+			return tx.saveMailCursor(ctx, inboxID, *cursor)
+		}
+		return nil
+	})
+}
+
+// Quarantined counts the messages waiting in quarantine per inbox.
+func (s *Store) Quarantined(ctx context.Context) (map[int64]int, error) {
+	rows, err := s.query(ctx, `SELECT inbox_id, COUNT(*) FROM raw_sources WHERE state = 'quarantined' GROUP BY inbox_id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int64]int{}
+	for rows.Next() {
+		var id int64
+		var n int
+		if err := rows.Scan(&id, &n); err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,349 @@
+// Package store keeps everything Kibo knows in one SQLite database: plain SQL, one Go
+// file per aggregate, no ORM.
+//
+// SQLite allows one writer at a time, so the store holds one writer connection (all
+// writes queue on it, and inbound messages are committed in groups) and a pool of
+// readers that never wait for the writer thanks to WAL. Every method that answers an
+// HTTP request counts its statements (QueryCount) so tests can prove there is no N+1.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	sqlite3 "github.com/mattn/go-sqlite3"
+)
+
+//go:embed migrations/*.sql
+var migrationFiles embed.FS
+
+// Domain errors; the server maps them to HTTP statuses in one place.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+)
+
+// NotFoundError names what was missing, for a message a person can read.
+type NotFoundError struct {
+	What string
+	ID   any
+}
+
+func (e *NotFoundError) Error() string { return fmt.Sprintf("%s %v does not exist", e.What, e.ID) }
+func (e *NotFoundError) Unwrap() error { return ErrNotFound }
+
+func notFound(what string, id any) error { return &NotFoundError{What: what, ID: id} }
+
+// ValidationError is bad input from a person or a program, with a message that says
+// what to fix.
+type ValidationError struct{ Message string }
+
+func (e *ValidationError) Error() string { return e.Message }
+
+func invalid(format string, args ...any) error {
+	return &ValidationError{Message: fmt.Sprintf(format, args...)}
+}
+
+// Durability is the synchronous setting. FULL makes every acknowledged message
+// survive a power cut, not only a crash of the process; NORMAL survives kill -9 but
+// may lose the last transactions on power loss.
+type Durability string
+
+const (
+	DurabilityFull   Durability = "FULL"
+	DurabilityNormal Durability = "NORMAL"
+)
+
+// Options configure Open.
+type Options struct {
+	Durability Durability
+	// Readers is the size of the read pool.
+	Readers int
+	// Now is the clock; tests inject one.
+	Now func() time.Time
+}
+
+// Store is the database. Its methods are safe for concurrent use.
+type Store struct {
+	path    string
+	w       *sql.DB // the one writer
+	r       *sql.DB // readers
+	now     func() time.Time
+	queries atomic.Int64
+	ingest  *ingestQueue
+}
+
+// Open opens (creating when missing) the database in dir, applies migrations and
+// refuses a schema newer than this binary knows.
+func Open(dir string, opt Options) (*Store, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	if opt.Durability == "" {
+		opt.Durability = DurabilityFull
+	}
+	if opt.Readers <= 0 {
+		opt.Readers = 8
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	path := filepath.Join(dir, "kibo.db")
+	base := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=" + string(opt.Durability)
+	w, err := sql.Open("sqlite3", base+"&_txlock=immediate")
+	if err != nil {
+		return nil, err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	r, err := sql.Open("sqlite3", base+"&mode=ro&_query_only=1")
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	r.SetMaxOpenConns(opt.Readers)
+	r.SetMaxIdleConns(opt.Readers)
+	s := &Store{path: path, w: w, r: r, now: opt.Now}
+	if err := s.migrate(context.Background()); err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.ingest = newIngestQueue(s)
+	return s, nil
+}
+
+// Path is the database file.
+func (s *Store) Path() string { return s.path }
+
+// Close stops the ingest queue and closes the database.
+func (s *Store) Close() error {
+	if s.ingest != nil {
+		s.ingest.stop()
+	}
+	s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
+	err1 := s.r.Close()
+	err2 := s.w.Close()
+	return errors.Join(err1, err2)
+}
+
+// Ping tells whether the database answers.
+func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
+
+// QueryCount is the number of statements run so far; tests diff it around a call.
+func (s *Store) QueryCount() int64 { return s.queries.Load() }
+
+// Now is the store's clock.
+func (s *Store) Now() time.Time { return s.now().UTC() }
+
+func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	s.queries.Add(1)
+	return s.r.QueryContext(ctx, q, args...)
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	s.queries.Add(1)
+	return s.r.QueryRowContext(ctx, q, args...)
+}
+
+// tx runs fn in one write transaction.
+func (s *Store) tx(ctx context.Context, fn func(tx *Tx) error) error {
+	sqlTx, err := s.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	t := &Tx{tx: sqlTx, s: s}
+	if err := fn(t); err != nil {
+		sqlTx.Rollback()
+		return err
+	}
+	if err := sqlTx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// Tx is a write transaction; its helpers count statements like the store's.
+type Tx struct {
+	tx *sql.Tx
+	s  *Store
+}
+
+func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	t.s.queries.Add(1)
+	return t.tx.ExecContext(ctx, q, args...)
+}
+
+func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	t.s.queries.Add(1)
+	return t.tx.QueryContext(ctx, q, args...)
+}
+
+func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
+	t.s.queries.Add(1)
+	return t.tx.QueryRowContext(ctx, q, args...)
+}
+
+func (t *Tx) insert(ctx context.Context, q string, args ...any) (int64, error) {
+	res, err := t.exec(ctx, q, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.LastInsertId()
+}
+
+// ---- migrations
+
+type migration struct {
+	version int
+	name    string
+	sql     string
+}
+
+func loadMigrations() ([]migration, error) {
+	entries, err := fs.ReadDir(migrationFiles, "migrations")
+	if err != nil {
+		return nil, err
+	}
+	var ms []migration
+	for _, e := range entries {
+		num, _, ok := strings.Cut(e.Name(), "_")
+		v, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
+		}
+		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		ms = append(ms, migration{v, e.Name(), string(b)})
+	}
+	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
+	return ms, nil
+}
+
+// SchemaVersion is the newest migration this binary knows.
+func SchemaVersion() int {
+	ms, _ := loadMigrations()
+	if len(ms) == 0 {
+		return 0
+	}
+	return ms[len(ms)-1].version
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
+		return fmt.Errorf("migrations table: %w", err)
+	}
+	var current int
+	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
+		return err
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		return err
+	}
+	if known := ms[len(ms)-1].version; current > known {
+		return fmt.Errorf("the database schema is version %d but this kibo knows only up to %d: run a newer kibo", current, known)
+	}
+	for _, m := range ms {
+		if m.version <= current {
+			continue
+		}
+		err := s.tx(ctx, func(tx *Tx) error {
+			if _, err := tx.exec(ctx, m.sql); err != nil {
+				return fmt.Errorf("migration %s: %w", m.name, err)
+			}
+			_, err := tx.exec(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)`, m.version, m.name, formatTime(s.Now()))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Backup writes a consistent copy of the live database to path (VACUUM INTO works on a
+// WAL database while writers go on).
+func (s *Store) Backup(ctx context.Context, path string) error {
+	if _, err := os.Stat(path); err == nil {
+		return invalid("%s already exists: choose a new file", path)
+	}
+	_, err := s.w.ExecContext(ctx, `VACUUM INTO ?`, path)
+	return err
+}
+
+// Checkpoint folds the WAL into the database file and, with vacuum, rewrites the file
+// so deleted rows leave no trace on disk (used after an erasure).
+func (s *Store) Checkpoint(ctx context.Context, vacuum bool) error {
+	if vacuum {
+		if _, err := s.w.ExecContext(ctx, `VACUUM`); err != nil {
+			return err
+		}
+	}
+	_, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
+}
+
+// ---- time as text
+
+const timeLayout = "2006-01-02T15:04:05.000000000Z"
+
+func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+
+func nullTime(t *time.Time) any {
+	if t == nil || t.IsZero() {
+		return nil
+	}
+	return formatTime(*t)
+}
+
+func parseTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t.UTC()
+}
+
+func parseNullTime(ns sql.NullString) *time.Time {
+	if !ns.Valid || ns.String == "" {
+		return nil
+	}
+	t := parseTime(ns.String)
+	return &t
+}
+
+func isUniqueViolation(err error) bool {
+	var se sqlite3.Error
+	return errors.As(err, &se) && se.Code == sqlite3.ErrConstraint &&
+		(se.ExtendedCode == sqlite3.ErrConstraintUnique || se.ExtendedCode == sqlite3.ErrConstraintPrimaryKey)
+}
+
+// placeholders returns "?, ?, ?" for n values.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?, ", n-1) + "?"
+}
+
+func int64Args(ids []int64) []any {
+	out := make([]any, len(ids))
+	for i, id := range ids {
+		out[i] = id
+	}
+	return out
+}
