@@ -157,4 +157,6 @@ func adminOnly(c *fiber.Ctx) error {
 	return c.Next()
 }
 
-func safeMethod(m string) bool { return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions }
+func safeMethod(m string) bool {
+	return m == fiber.MethodGet || m == fiber.MethodHead || m == fiber.MethodOptions
+}

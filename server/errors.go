@@ -25,7 +25,9 @@ func errBadRequest(format string, args ...any) error {
 
 func errForbidden(msg string) error { return &apiError{fiber.StatusForbidden, "forbidden", msg} }
 
-func errUnauthorized(msg string) error { return &apiError{fiber.StatusUnauthorized, "unauthorized", msg} }
+func errUnauthorized(msg string) error {
+	return &apiError{fiber.StatusUnauthorized, "unauthorized", msg}
+}
 
 func errNotFound(format string, args ...any) error {
 	return &apiError{fiber.StatusNotFound, "not_found", fmt.Sprintf(format, args...)}

@@ -144,7 +144,7 @@ func (w *outboxWorker) outbound(ctx context.Context, it *store.OutboxItem) (conn
 	}
 	out := connectors.Outbound{
 		MessageID: msg.ID, ConversationID: conv.ID, InboxID: conv.InboxID,
-		Recipient: connectors.Identity{Kind: recipient.Kind, Scope: recipient.Scope, ExternalID: recipient.ExternalID, Name: recipient.Name, Handle: recipient.Handle, Email: conv.Contact.Email},
+		Recipient:    connectors.Identity{Kind: recipient.Kind, Scope: recipient.Scope, ExternalID: recipient.ExternalID, Name: recipient.Name, Handle: recipient.Handle, Email: conv.Contact.Email},
 		TicketNumber: conv.Number, Subject: conv.Subject, Text: msg.Text, AuthorName: msg.Author.Name,
 		MessageIDHeader: msg.ExternalID, References: refs.References, InReplyTo: refs.InReplyTo, Tag: p.Tag,
 	}

@@ -107,14 +107,14 @@ func (s *Store) Conversation(ctx context.Context, id, agentID int64) (*Conversat
 
 // ConversationFilter selects the inbox list.
 type ConversationFilter struct {
-	Status   string // "" for every status
-	InboxID  int64
-	Assignee string // "" anyone, "me", "none", or an agent id
-	Tag      string
-	Query    string
+	Status    string // "" for every status
+	InboxID   int64
+	Assignee  string // "" anyone, "me", "none", or an agent id
+	Tag       string
+	Query     string
 	ContactID int64
-	Limit    int
-	Cursor   string
+	Limit     int
+	Cursor    string
 	// AgentID is who is looking: "me" and the unread counts are theirs.
 	AgentID int64
 }
