@@ -413,8 +413,3 @@ func (s *Server) auditLog(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"audit": list})
 }
-
-// webhook hands a platform's call to the channel of the inbox.
-func (s *Server) webhook(c *fiber.Ctx) error {
-	return errNotFound("no webhook channel is configured for inbox %s", c.Params("inbox"))
-}

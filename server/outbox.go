@@ -92,7 +92,7 @@ func (w *outboxWorker) send(ctx context.Context, it *store.OutboxItem) {
 		s.store.OutboxFailed(ctx, it.ID, err.Error())
 		s.metrics.failed.Add(1)
 	default:
-		delay := retryDelay(it.Attempts)
+		delay := retryDelay(s.cfg.RetryBase, it.Attempts)
 		var ra *connectors.RetryAfterError
 		if errors.As(err, &ra) && ra.After > delay {
 			delay = ra.After
@@ -110,9 +110,9 @@ func (w *outboxWorker) send(ctx context.Context, it *store.OutboxItem) {
 	}
 }
 
-// retryDelay backs off exponentially with jitter, from 5 s up to 30 min.
-func retryDelay(attempts int) time.Duration {
-	d := 5 * time.Second
+// retryDelay backs off exponentially with jitter, from base (5 s) up to 30 min.
+func retryDelay(base time.Duration, attempts int) time.Duration {
+	d := base
 	for i := 1; i < attempts && d < 30*time.Minute; i++ {
 		d *= 2
 	}

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"strings"
+	"time"
 
 	"kibo/connectors"
+	"kibo/connectors/messenger"
 	"kibo/store"
 )
 
@@ -14,6 +16,21 @@ func (s *Server) reply(ctx context.Context, convID int64, agent *store.Agent, te
 	conv, err := s.store.Conversation(ctx, convID, agent.ID)
 	if err != nil {
 		return nil, err
+	}
+	if !private && conv.Channel == "messenger" {
+		// tell the agent before sending, not after Facebook refuses
+		var last time.Time
+		if conv.LastCustomerMessageAt != nil {
+			last = *conv.LastCustomerMessageAt
+		}
+		switch messenger.ReplyWindow(last, s.cfg.Now()) {
+		case messenger.WindowHumanAgent:
+			if tag != messenger.HumanAgentTag {
+				return nil, &apiError{422, "outside_window", "the customer last wrote more than 24 hours ago: Messenger takes a reply now only with the HUMAN_AGENT tag (send with \"tag\":\"HUMAN_AGENT\" if your page has that permission)"}
+			}
+		case messenger.WindowClosed:
+			return nil, &apiError{422, "outside_window", "the customer last wrote more than 7 days ago: Messenger takes no reply until they write again"}
+		}
 	}
 	am := store.AgentMessage{ConversationID: convID, AgentID: agent.ID, AuthorName: agent.Name, Text: text, Private: private}
 	if !private && conv.Channel != "chat" {

@@ -40,6 +40,9 @@ type Config struct {
 	Chat        chat.Limits
 	// OutboxInterval is how often the outbox looks for due sends when not woken.
 	OutboxInterval time.Duration
+	// RetryBase is the first wait before a failed send is tried again; it doubles up
+	// to 30 minutes.
+	RetryBase time.Duration
 	// Now is the clock; tests inject one.
 	Now func() time.Time
 }
@@ -72,6 +75,9 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.OutboxInterval <= 0 {
 		cfg.OutboxInterval = 2 * time.Second
 	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 5 * time.Second
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -82,6 +88,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics()}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
+	s.registerSocialChannels()
 	s.outbox = newOutboxWorker(s)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "kibo",
@@ -112,6 +119,7 @@ func (s *Server) Start(ctx context.Context) {
 		s.chat.Run(ctx, sink{s})
 	}()
 	s.channels.start(ctx)
+	s.replayWebhooks(ctx)
 	s.bg.Add(2)
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
 	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()

@@ -42,7 +42,7 @@ func startKibo(t *testing.T) *testKibo {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(Config{OutboxInterval: 100 * time.Millisecond, Chat: chat.Limits{MessagesPerSecond: 1000, Burst: 1000}}, st, log)
+	srv, err := New(Config{OutboxInterval: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond, Chat: chat.Limits{MessagesPerSecond: 1000, Burst: 1000}}, st, log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -545,3 +545,47 @@ func (s *Store) Quarantined(ctx context.Context) (map[int64]int, error) {
 	}
 	return out, rows.Err()
 }
+
+// StoreWebhook keeps a webhook body before it is processed.
+func (s *Store) StoreWebhook(ctx context.Context, inboxID int64, kind string, body []byte) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *Tx) error {
+		var err error
+		id, err = tx.insert(ctx, `INSERT INTO raw_sources(inbox_id, kind, body, state, created_at) VALUES (?, ?, ?, 'stored', ?)`, inboxID, kind, body, formatTime(s.Now()))
+		return err
+	})
+	return id, err
+}
+
+// ForgetWebhook drops a processed webhook body: its messages keep their own raw parts.
+func (s *Store) ForgetWebhook(ctx context.Context, id int64) error {
+	return s.tx(ctx, func(tx *Tx) error {
+		_, err := tx.exec(ctx, `DELETE FROM raw_sources WHERE id = ? AND state = 'stored'`, id)
+		return err
+	})
+}
+
+// PendingWebhook is a webhook body stored but not processed.
+type PendingWebhook struct {
+	ID      int64
+	InboxID int64
+	Body    []byte
+}
+
+// PendingWebhooks lists webhook bodies left unprocessed (by a crash), oldest first.
+func (s *Store) PendingWebhooks(ctx context.Context) ([]PendingWebhook, error) {
+	rows, err := s.query(ctx, `SELECT id, inbox_id, body FROM raw_sources WHERE state = 'stored' AND kind LIKE '%-webhook' ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []PendingWebhook
+	for rows.Next() {
+		var p PendingWebhook
+		if err := rows.Scan(&p.ID, &p.InboxID, &p.Body); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,252 @@
+package x
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"kibo/connectors"
+)
+
+const (
+	ownID      = "4337869213"
+	customerID = "3001969357"
+	testSecret = "sEcReT-consumer"
+)
+
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestCRCResponse(t *testing.T) {
+	// Computed independently: base64(HMAC-SHA256("sEcReT-consumer", "crc-token-1516403560")).
+	want := "sha256=a80XWKx9Dwy49NG5ioVMpC5ekpr+zJDaFiX+z8zAbBA="
+	if got := CRCResponse(testSecret, "crc-token-1516403560"); got != want {
+		t.Errorf("CRCResponse = %q, want %q", got, want)
+	}
+}
+
+func TestVerifySignature(t *testing.T) {
+	body := readFixture(t, "aaa_dm_received.json")
+	// Computed independently over the fixture's bytes.
+	good := "sha256=lP35YgYzNhlXQ+WJXTUQbZJNOVz82FdU+S3ZxHnpbgo="
+	tests := []struct {
+		name   string
+		secret string
+		header string
+		body   []byte
+		want   bool
+	}{
+		{"good", testSecret, good, body, true},
+		{"other secret", "other", good, body, false},
+		{"tampered body", testSecret, good, bytes.Replace(body, []byte("Hello World!"), []byte("Hello World?"), 1), false},
+		{"missing", testSecret, "", body, false},
+		{"hex instead of base64", testSecret, "sha256=94fdf962063336195743e589", body, false},
+		{"no prefix", testSecret, strings.TrimPrefix(good, "sha256="), body, false},
+		{"not base64", testSecret, "sha256=!!!!", body, false},
+		{"empty secret never verifies", "", CRCResponse("", string(body)), body, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := VerifySignature(tt.secret, tt.header, tt.body); got != tt.want {
+				t.Errorf("VerifySignature = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseWebhookReceived(t *testing.T) {
+	got, err := ParseWebhook(9, ownID, readFixture(t, "aaa_dm_received.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 {
+		t.Fatalf("got %d messages", len(got))
+	}
+	in := got[0]
+	want := connectors.Identity{Kind: "x", ExternalID: customerID, Name: "Jordan Brinks", Handle: "furiouscamper"}
+	if in.Identity != want {
+		t.Errorf("Identity = %+v, want %+v", in.Identity, want)
+	}
+	if in.InboxID != 9 || in.ExternalID != "954491830116155396" || in.Text != "Hello World!" || in.Echo {
+		t.Errorf("got %+v", in)
+	}
+	if !in.SentAt.Equal(time.UnixMilli(1516403560557)) {
+		t.Errorf("SentAt = %v", in.SentAt)
+	}
+	if in.Metadata["source_app_id"] != "13090192" {
+		t.Errorf("Metadata = %v", in.Metadata)
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(in.Raw, &ev); err != nil || ev["id"] != "954491830116155396" || ev["users"] != nil {
+		t.Errorf("Raw should be the one event: %s", in.Raw)
+	}
+}
+
+func TestParseWebhookEcho(t *testing.T) {
+	// No own id given: for_user_id says whose account this is.
+	got, err := ParseWebhook(1, "", readFixture(t, "aaa_dm_sent.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := got[0]
+	if !in.Echo {
+		t.Error("a message the account sent is an echo")
+	}
+	if in.Identity.ExternalID != customerID || in.Identity.Handle != "furiouscamper" {
+		t.Errorf("the echo's identity is the customer it went to, got %+v", in.Identity)
+	}
+}
+
+func TestParseWebhookMedia(t *testing.T) {
+	got, err := ParseWebhook(1, ownID, readFixture(t, "aaa_dm_media.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 {
+		t.Fatalf("got %d messages", len(got))
+	}
+	photo := got[0]
+	if photo.Text != "The box arrived like this, see https://example.com/orders/1042" {
+		t.Errorf("Text = %q", photo.Text)
+	}
+	wantPhoto := connectors.Attachment{
+		URL:         "https://pbs.twimg.com/dm_photo/954491812345678900/AbCdEfGh.jpg",
+		ContentType: "image/jpeg",
+		Filename:    "AbCdEfGh.jpg",
+	}
+	if len(photo.Attachments) != 1 || !sameAttachment(photo.Attachments[0], wantPhoto) {
+		t.Errorf("photo attachments = %+v", photo.Attachments)
+	}
+	video := got[1]
+	if video.Text != "" {
+		t.Errorf("a media-only message has no text, got %q", video.Text)
+	}
+	wantVideo := connectors.Attachment{
+		URL:         "https://video.twimg.com/dm_video/954491812345679000/vid/1280x720/hi.mp4",
+		ContentType: "video/mp4",
+		Filename:    "hi.mp4",
+	}
+	if len(video.Attachments) != 1 || !sameAttachment(video.Attachments[0], wantVideo) {
+		t.Errorf("video attachments = %+v", video.Attachments)
+	}
+}
+
+func sameAttachment(a, b connectors.Attachment) bool {
+	return a.URL == b.URL && a.ContentType == b.ContentType && a.Filename == b.Filename && a.Data == nil
+}
+
+func TestParseWebhookOtherActivity(t *testing.T) {
+	got, err := ParseWebhook(1, ownID, readFixture(t, "aaa_follow.json"))
+	if err != nil || len(got) != 0 {
+		t.Errorf("a follow event: %v, %v", got, err)
+	}
+}
+
+func TestParseWebhookOtherAccount(t *testing.T) {
+	_, err := ParseWebhook(1, "999", readFixture(t, "aaa_dm_received.json"))
+	if !errors.Is(err, ErrMalformed) {
+		t.Errorf("an event for another account: err = %v", err)
+	}
+}
+
+func TestParseWebhookMalformed(t *testing.T) {
+	tests := []struct{ name, body string }{
+		{"empty", ``},
+		{"not JSON", `crc_token=abc`},
+		{"truncated", `{"for_user_id":"1","direct_message_events":[{"type":"message_create"`},
+		{"null", `null`},
+		{"array", `[{"for_user_id":"1"}]`},
+		{"events not a list", `{"for_user_id":"1","direct_message_events":{"id":"1"}}`},
+		{"numeric id", `{"for_user_id":"1","direct_message_events":[{"type":"message_create","id":5,"message_create":{"sender_id":"2"}}]}`},
+		{"no id", `{"for_user_id":"1","direct_message_events":[{"type":"message_create","message_create":{"sender_id":"2","target":{"recipient_id":"1"}}}]}`},
+		{"no sender", `{"for_user_id":"1","direct_message_events":[{"type":"message_create","id":"5","message_create":{"target":{"recipient_id":"1"}}}]}`},
+		{"no message_create", `{"for_user_id":"1","direct_message_events":[{"type":"message_create","id":"5"}]}`},
+		{"echo without recipient", `{"for_user_id":"1","direct_message_events":[{"type":"message_create","id":"5","message_create":{"sender_id":"1"}}]}`},
+		{"bad timestamp", `{"for_user_id":"1","direct_message_events":[{"type":"message_create","id":"5","created_timestamp":"yesterday","message_create":{"sender_id":"2"}}]}`},
+		{"no for_user_id", `{"direct_message_events":[{"type":"message_create","id":"5","message_create":{"sender_id":"2"}}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ParseWebhook(1, "", []byte(tt.body))
+			var me *MalformedError
+			if !errors.As(err, &me) || !errors.Is(err, ErrMalformed) {
+				t.Fatalf("err = %v, want a *MalformedError", err)
+			}
+			if got != nil {
+				t.Errorf("a malformed body must yield nothing, got %+v", got)
+			}
+		})
+	}
+}
+
+// dedupeSink stores by ExternalID the way the store does.
+type dedupeSink struct {
+	mu      sync.Mutex
+	stored  []connectors.Inbound
+	byID    map[string]int64
+	failErr error
+	calls   int
+}
+
+func (s *dedupeSink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.Delivered, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.calls++
+	if s.failErr != nil {
+		return connectors.Delivered{}, s.failErr
+	}
+	if s.byID == nil {
+		s.byID = map[string]int64{}
+	}
+	if id, ok := s.byID[in.ExternalID]; ok {
+		return connectors.Delivered{MessageID: id, Duplicate: true}, nil
+	}
+	s.stored = append(s.stored, in)
+	id := int64(len(s.stored))
+	s.byID[in.ExternalID] = id
+	return connectors.Delivered{MessageID: id}, nil
+}
+
+func (s *dedupeSink) snapshot() (stored []connectors.Inbound, calls int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]connectors.Inbound(nil), s.stored...), s.calls
+}
+
+func (s *dedupeSink) setFail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failErr = err
+}
+
+func TestParseWebhookDuplicateDelivery(t *testing.T) {
+	body := readFixture(t, "aaa_dm_received.json")
+	sink := &dedupeSink{}
+	for range 2 {
+		got, err := ParseWebhook(1, ownID, body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, in := range got {
+			if _, err := sink.Deliver(context.Background(), in); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if stored, _ := sink.snapshot(); len(stored) != 1 {
+		t.Errorf("stored %d, want 1", len(stored))
+	}
+}
