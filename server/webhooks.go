@@ -168,4 +168,3 @@ func queryValues(c *fiber.Ctx) map[string][]string {
 	})
 	return out
 }
-
