@@ -64,23 +64,60 @@ func (w *outboxWorker) sendDue(ctx context.Context) bool {
 	return len(items) == 20
 }
 
-// outboxPayload is what a queued send carries besides its message.
+// outboxPayload is what a queued send carries besides its message. Alerts to agents
+// (kind "alert") carry their own address, subject and text instead of a message.
 type outboxPayload struct {
-	Tag string `json:"tag,omitempty"`
+	Tag     string `json:"tag,omitempty"`
+	To      string `json:"to,omitempty"`
+	Subject string `json:"subject,omitempty"`
+	Text    string `json:"text,omitempty"`
+}
+
+// queueAlertEmail puts an e-mail to an agent in the outbox; dedupeKey makes it go out
+// once however often it is queued. It is sent through the first e-mail inbox.
+func (s *Server) queueAlertEmail(ctx context.Context, to, subject, text, dedupeKey string) error {
+	_, err := s.store.Enqueue(ctx, store.OutboxItem{Kind: "alert", DedupeKey: dedupeKey, Payload: outboxPayload{To: to, Subject: subject, Text: text}})
+	if err == nil {
+		s.outbox.wake()
+	}
+	return err
+}
+
+// alertSender finds the e-mail channel alerts go out through.
+func (w *outboxWorker) alertSender(ctx context.Context) (connectors.Connector, error) {
+	inboxes, err := w.s.store.Inboxes(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, in := range inboxes {
+		if in.Kind == "email" {
+			return w.s.channels.get(ctx, in.ID)
+		}
+	}
+	return nil, errors.New("there is no e-mail inbox to send alerts from: add one in Settings")
 }
 
 func (w *outboxWorker) send(ctx context.Context, it *store.OutboxItem) {
 	s := w.s
-	out, err := w.outbound(ctx, it)
+	var out connectors.Outbound
+	var conn connectors.Connector
+	var err error
+	if it.Kind == "alert" {
+		var p outboxPayload
+		json.Unmarshal([]byte(it.PayloadJSON), &p)
+		out = connectors.Outbound{Recipient: connectors.Identity{Kind: "email", ExternalID: p.To, Email: p.To}, Subject: p.Subject, Text: p.Text, AuthorName: "Kibo"}
+		conn, err = w.alertSender(ctx)
+	} else {
+		out, err = w.outbound(ctx, it)
+		if err == nil {
+			conn, err = s.channels.get(ctx, it.InboxID)
+		}
+	}
 	var extID string
 	if err == nil {
-		var conn connectors.Connector
-		conn, err = s.channels.get(ctx, it.InboxID)
-		if err == nil {
-			sendCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
-			extID, err = conn.Send(sendCtx, out)
-			cancel()
-		}
+		sendCtx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		extID, err = conn.Send(sendCtx, out)
+		cancel()
 	}
 	switch {
 	case err == nil:
