@@ -234,16 +234,16 @@ func (q *ingestQueue) commit(batch []*ingestRequest) {
 	err := s.tx(ctx, func(tx *Tx) error {
 		for i, r := range batch {
 			sp := fmt.Sprintf("m%d", i)
-			if _, err := tx.exec(ctx, "SAVEPOINT "+sp); err != nil {
+			if err := tx.execScript(ctx, "SAVEPOINT "+sp); err != nil {
 				return err
 			}
 			r.res, r.err = tx.ingestOne(ctx, r.in)
 			if r.err != nil {
-				if _, err := tx.exec(ctx, "ROLLBACK TO "+sp); err != nil {
+				if err := tx.execScript(ctx, "ROLLBACK TO "+sp); err != nil {
 					return err
 				}
 			}
-			if _, err := tx.exec(ctx, "RELEASE "+sp); err != nil {
+			if err := tx.execScript(ctx, "RELEASE "+sp); err != nil {
 				return err
 			}
 		}

@@ -12,6 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"strconv"
@@ -35,7 +37,7 @@ const usage = `kibo: a unified customer support inbox
 Flags may also come from the environment: KIBO_ADDR, KIBO_DATA, KIBO_PUBLIC_URL,
 KIBO_DURABILITY (full|normal), KIBO_ADMIN_EMAIL and KIBO_ADMIN_PASSWORD (the first admin),
 KIBO_LOG (text|json), KIBO_MAX_INFLIGHT, KIBO_CHAT_RATE, KIBO_CHAT_MAX_CONNS,
-KIBO_CHAT_PER_IP_CONNS.
+KIBO_CHAT_PER_IP_CONNS, KIBO_PPROF (an address for Go's pprof, for load tests).
 `
 
 func main() {
@@ -142,6 +144,10 @@ func serve(args []string) error {
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
+	}
+	if pp := os.Getenv("KIBO_PPROF"); pp != "" {
+		// profiling for load tests, on its own (loopback) address
+		go func() { log.Warn("pprof", "err", http.ListenAndServe(pp, nil)) }()
 	}
 	srv.Start(ctx)
 	errc := make(chan error, 1)

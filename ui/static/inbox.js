@@ -1,0 +1,1044 @@
+// Kibo inbox: the three panes (views, conversation list, open conversation), kept live
+// by the agents' event socket. Uses window.K from app.js.
+'use strict';
+(function () {
+  const { h, icon, api } = K;
+  const me = K.me || { id: 0, name: '', role: 'agent' };
+
+  const $nav = document.getElementById('nav');
+  const $list = document.getElementById('list');
+  const $conv = document.getElementById('conv');
+  const $search = document.getElementById('search');
+  const $title = document.getElementById('list-title');
+  const $statusBtn = document.getElementById('status-filter');
+  const $rows = h('div', { class: 'rows', id: 'rows' });
+  const $foot = h('div', { class: 'list-foot' });
+  $list.replaceChildren($rows, $foot);
+  const emptyPane = Array.from($conv.childNodes);
+
+  const STATUS_LABEL = { open: 'Open', pending: 'Pending', snoozed: 'Snoozed', resolved: 'Resolved', '': 'Any status' };
+  const STATUS_ICON = { open: 'circle', pending: 'pause', snoozed: 'moon', resolved: 'checkCircle' };
+  const VIEWS = [
+    { key: 'mine', label: 'Mine', icon: 'user', f: { status: 'open', assignee: 'me' }, count: (c) => c.mine, empty: 'Nothing is assigned to you. Nice work.' },
+    { key: 'unassigned', label: 'Unassigned', icon: 'unassigned', f: { status: 'open', assignee: 'none' }, count: (c) => c.unassigned, empty: 'Every open conversation has an owner.' },
+    { key: 'open', label: 'All open', icon: 'inbox', f: { status: 'open' }, count: (c) => st(c, 'open'), empty: 'No open conversations. Nice work.' },
+    { key: 'pending', label: 'Pending', icon: 'pause', f: { status: 'pending' }, count: (c) => st(c, 'pending'), empty: 'Nothing is waiting on a customer.' },
+    { key: 'snoozed', label: 'Snoozed', icon: 'moon', f: { status: 'snoozed' }, count: (c) => st(c, 'snoozed'), empty: 'Nothing is snoozed.' },
+    { key: 'resolved', label: 'Resolved', icon: 'checkCircle', f: { status: 'resolved' }, empty: 'Nothing resolved yet.' },
+  ];
+  function st(c, s) { return c.by_status ? c.by_status[s] : undefined; }
+
+  const S = {
+    view: sessionStorage.getItem('kibo.view') || 'mine',
+    status: null, // the list header's override of the view's status
+    q: '',
+    convs: new Map(), // id → conversation, those in the current list
+    known: new Map(), // id → latest conversation seen anywhere
+    order: [], // ids in list order
+    rows: new Map(), // id → row element
+    sigs: new Map(), // id → what the row shows, to skip redraws
+    next: '',
+    token: 0,
+    loaded: false,
+    loadingMore: false,
+    queue: [], // events that arrived while the list was loading
+    cursor: null,
+    open: null,
+    inboxes: new Map(),
+    agents: new Map(),
+    tags: [],
+    counts: null,
+    navBadges: new Map(),
+    navItems: new Map(),
+    drafts: new Map(),
+    live: null,
+  };
+
+  // ---- filters ------------------------------------------------------------------------
+
+  function viewDef(key) {
+    const v = VIEWS.find((x) => x.key === key);
+    if (v) return v;
+    if (key.startsWith('inbox:')) {
+      const id = Number(key.slice(6));
+      const ib = S.inboxes.get(id);
+      return { key, label: ib ? ib.name : 'Inbox', f: { status: 'open', inbox: id }, empty: 'No open conversations in this inbox.' };
+    }
+    if (key.startsWith('tag:')) {
+      const t = key.slice(4);
+      return { key, label: '#' + t, f: { status: 'open', tag: t }, empty: 'No open conversations tagged ' + t + '.' };
+    }
+    return VIEWS[0];
+  }
+  function filter() {
+    const f = Object.assign({}, viewDef(S.view).f);
+    if (S.status !== null) f.status = S.status;
+    return f;
+  }
+  function matches(c, f) {
+    if (f.status && c.status !== f.status) return false;
+    if (f.inbox && c.inbox_id !== f.inbox) return false;
+    if (f.assignee === 'me' && c.assignee_id !== me.id) return false;
+    if (f.assignee === 'none' && c.assignee_id != null) return false;
+    if (f.tag && !(c.tags || []).includes(f.tag)) return false;
+    return true;
+  }
+  function query(cursor) {
+    const f = filter(), p = new URLSearchParams();
+    if (f.status) p.set('status', f.status);
+    if (f.inbox) p.set('inbox', f.inbox);
+    if (f.assignee) p.set('assignee', f.assignee);
+    if (f.tag) p.set('tag', f.tag);
+    if (S.q) p.set('q', S.q);
+    p.set('limit', '50');
+    if (cursor) p.set('cursor', cursor);
+    return '/conversations?' + p;
+  }
+  // newest activity first, like the server
+  function cmp(a, b) {
+    const ta = Date.parse(a.last_message_at) || 0, tb = Date.parse(b.last_message_at) || 0;
+    return ta !== tb ? tb - ta : b.id - a.id;
+  }
+  const contactName = (c) => (c.contact && (c.contact.name || c.contact.email)) || 'Visitor';
+  const agentName = (id) => { const a = S.agents.get(id); return a ? a.name : 'Agent ' + id; };
+
+  // ---- nav --------------------------------------------------------------------------
+
+  function navItem(key, label, ic, extra) {
+    const active = S.view === key;
+    const badge = h('span', { class: 'nav-count' });
+    const a = h('a', {
+      class: ['nav-item', active && 'active'], href: '#', 'data-view': key,
+      onclick: (e) => { e.preventDefault(); setView(key); },
+    }, typeof ic === 'string' ? icon(ic) : ic, h('span', { class: 'nav-label' }, label), extra || null, badge);
+    S.navBadges.set(key, badge);
+    S.navItems.set(key, a);
+    return a;
+  }
+  function renderNav() {
+    S.navBadges.clear(); S.navItems.clear();
+    const unread = h('span', { class: 'nav-unread', id: 'unread-count', hidden: true });
+    const parts = [h('div', { class: 'nav-section' }, h('span', null, 'Inbox'), unread)];
+    for (const v of VIEWS) parts.push(navItem(v.key, v.label, v.icon));
+    if (S.inboxes.size) {
+      parts.push(h('div', { class: 'nav-section' }, h('span', null, 'Channels')));
+      for (const ib of S.inboxes.values()) {
+        const err = ib.state === 'error' ? h('span', { class: 'nav-dot err', title: ib.last_error || 'Connection error' }) : null;
+        parts.push(navItem('inbox:' + ib.id, ib.name, K.channelIcon(ib.kind), err));
+      }
+    }
+    if (S.tags.length) {
+      parts.push(h('div', { class: 'nav-section' }, h('span', null, 'Tags')));
+      for (const t of S.tags.slice(0, 8)) parts.push(navItem('tag:' + t, t, h('span', { class: 'tag-dot', style: { background: `hsl(${K.hue(t)} 60% 55%)` } })));
+    }
+    $nav.replaceChildren(...parts);
+    S.navBadges.set('_unread', unread);
+    renderCounts();
+  }
+  function renderCounts() {
+    const c = S.counts;
+    if (!c) return;
+    for (const v of VIEWS) {
+      const b = S.navBadges.get(v.key);
+      if (!b || !v.count) continue;
+      const n = v.count(c);
+      b.textContent = n ? String(n) : '';
+    }
+    const u = S.navBadges.get('_unread');
+    if (u) { u.hidden = !c.unread; u.textContent = c.unread ? c.unread + ' unread' : ''; }
+    document.title = (c.unread ? '(' + c.unread + ') ' : '') + viewDef(S.view).label + ' · Kibo';
+  }
+  let countsTimer = 0;
+  function refreshCounts(now) {
+    clearTimeout(countsTimer);
+    countsTimer = setTimeout(async () => {
+      try { S.counts = await api('GET', '/counts'); renderCounts(); } catch (e) { /* the next event tries again */ }
+    }, now ? 0 : 350);
+  }
+
+  function setView(key) {
+    if (key !== S.view || S.status !== null) {
+      S.view = key;
+      S.status = null;
+      sessionStorage.setItem('kibo.view', key);
+    }
+    for (const [k, el] of S.navItems) el.classList.toggle('active', k === key);
+    loadList();
+  }
+
+  function renderListHead() {
+    const v = viewDef(S.view), f = filter();
+    $title.textContent = S.q ? 'Search' : v.label;
+    $statusBtn.replaceChildren(f.status ? icon(STATUS_ICON[f.status]) : icon('layers'), STATUS_LABEL[f.status || ''], icon('chevronDown', 'chev'));
+    renderCounts();
+  }
+  $statusBtn.addEventListener('click', () => {
+    const cur = filter().status || '';
+    K.menu($statusBtn, ['open', 'pending', 'snoozed', 'resolved', ''].map((s) => ({
+      label: STATUS_LABEL[s], icon: s ? STATUS_ICON[s] : 'layers', checked: s === cur,
+      onSelect: () => { S.status = s; loadList(); },
+    })), { alignRight: true });
+  });
+
+  // ---- list -------------------------------------------------------------------------
+
+  async function loadList() {
+    const token = ++S.token;
+    S.loaded = false;
+    renderListHead();
+    if (!S.order.length) skeleton();
+    else $list.classList.add('is-loading');
+    let r;
+    try {
+      r = await api('GET', query());
+    } catch (e) {
+      if (token !== S.token) return;
+      $list.classList.remove('is-loading');
+      S.loaded = true;
+      K.toast(e.message);
+      showFoot();
+      return;
+    }
+    if (token !== S.token) return;
+    $list.classList.remove('is-loading');
+    S.convs.clear(); S.order = []; S.rows.clear(); S.sigs.clear();
+    $rows.replaceChildren();
+    const list = r.conversations || [];
+    const frag = document.createDocumentFragment();
+    for (const c of list) {
+      S.convs.set(c.id, c); S.known.set(c.id, c); S.order.push(c.id);
+      frag.appendChild(drawRow(c));
+    }
+    $rows.appendChild(frag);
+    S.next = r.next_cursor || '';
+    S.loaded = true;
+    if (S.cursor != null && !S.convs.has(S.cursor)) S.cursor = null;
+    markRows();
+    showFoot();
+    $list.scrollTop = 0;
+    drain();
+  }
+
+  async function loadMore(btn) {
+    if (!S.next || S.loadingMore) return;
+    S.loadingMore = true;
+    const token = S.token;
+    const r = await K.run(btn, () => api('GET', query(S.next)));
+    S.loadingMore = false;
+    if (!r || token !== S.token) return;
+    const frag = document.createDocumentFragment();
+    for (const c of r.conversations || []) {
+      S.known.set(c.id, c);
+      if (S.convs.has(c.id)) continue;
+      S.convs.set(c.id, c); S.order.push(c.id);
+      frag.appendChild(drawRow(c));
+    }
+    $rows.appendChild(frag);
+    S.next = r.next_cursor || '';
+    markRows();
+    showFoot();
+  }
+
+  function skeleton() {
+    $rows.replaceChildren(...Array.from({ length: 7 }, () => h('div', { class: 'row skel' },
+      h('div', { class: 'sk sk-a' }), h('div', { class: 'sk sk-b' }), h('div', { class: 'sk sk-c' }))));
+    $foot.replaceChildren();
+  }
+
+  const moreObserver = 'IntersectionObserver' in window ? new IntersectionObserver((es) => {
+    if (es.some((e) => e.isIntersecting)) loadMore(document.getElementById('load-more'));
+  }, { root: $list, rootMargin: '200px' }) : null;
+
+  function showFoot() {
+    if (moreObserver) moreObserver.disconnect();
+    if (!S.loaded) return;
+    if (!S.order.length) {
+      const v = viewDef(S.view);
+      const text = S.q ? 'No conversations match “' + S.q + '”.' : (S.status !== null && S.status !== v.f.status ? 'Nothing ' + (STATUS_LABEL[S.status] || 'here').toLowerCase() + ' here.' : v.empty);
+      $foot.replaceChildren(h('div', { class: 'empty', id: 'list-empty' },
+        h('div', { class: 'empty-art' }, icon(S.q ? 'search' : 'checkCircle')), h('p', null, text)));
+      return;
+    }
+    if (S.next) {
+      const b = h('button', { type: 'button', class: 'btn btn-ghost btn-block', id: 'load-more', onclick: () => loadMore(b) }, 'Load more');
+      $foot.replaceChildren(b);
+      if (moreObserver) moreObserver.observe(b);
+    } else $foot.replaceChildren(h('div', { class: 'list-end' }, S.order.length > 8 ? 'That’s everything' : ''));
+  }
+
+  function rowSig(c) {
+    return JSON.stringify([contactName(c), c.channel, c.number, c.last_message_at, c.subject, c.preview, c.unread_count,
+      c.priority, c.tags, c.assignee_id, c.status, S.agents.size, filter().status]);
+  }
+
+  function buildRow(c) {
+    const unread = c.unread_count > 0;
+    const f = filter();
+    const subject = (c.subject || '').trim(), preview = (c.preview || '').trim();
+    const tags = c.tags || [];
+    const meta = [];
+    if (c.priority === 'high' || c.priority === 'urgent') meta.push(h('span', { class: 'r-prio r-prio-' + c.priority, title: K.priorityName(c.priority) + ' priority' }, K.priorityIcon(c.priority), K.priorityName(c.priority)));
+    if (!f.status) meta.push(h('span', { class: 'badge st-' + c.status }, STATUS_LABEL[c.status] || c.status));
+    for (const t of tags.slice(0, 3)) meta.push(h('span', { class: 'chip chip-sm' }, h('span', { class: 'tag-dot', style: { background: `hsl(${K.hue(t)} 60% 55%)` } }), t));
+    if (tags.length > 3) meta.push(h('span', { class: 'chip chip-sm' }, '+' + (tags.length - 3)));
+    return h('div', {
+      class: ['row', unread && 'unread'], role: 'option', 'data-id': c.id, 'data-status': c.status, 'aria-selected': 'false',
+    },
+    h('div', { class: 'r1' },
+      K.channelIcon(c.channel),
+      h('span', { class: 'r-name' }, contactName(c)),
+      h('span', { class: 'r-num' }, '#' + c.number),
+      K.relTime(c.last_message_at, 'r-time')),
+    h('div', { class: 'r2' },
+      h('span', { class: ['r-subject', !subject && !preview && 'muted'] }, subject || preview || 'No messages yet'),
+      unread ? h('span', { class: 'r-unread', title: c.unread_count + ' unread' }, String(c.unread_count)) : null),
+    subject && preview ? h('div', { class: 'r3' }, preview) : null,
+    meta.length || c.assignee_id ? h('div', { class: 'r4' }, meta,
+      h('span', { class: 'spacer' }),
+      c.assignee_id ? K.avatar(agentName(c.assignee_id), { seed: c.assignee_id, size: 'xs', title: 'Assigned to ' + agentName(c.assignee_id) }) : null) : null);
+  }
+
+  // drawRow makes or refreshes the row of c in place; it returns the element.
+  function drawRow(c) {
+    const sig = rowSig(c);
+    const old = S.rows.get(c.id);
+    if (old && S.sigs.get(c.id) === sig) return old;
+    const el = buildRow(c);
+    if (old) {
+      el.className = old.className; // keep cursor/active marks
+      el.classList.toggle('unread', c.unread_count > 0);
+      el.setAttribute('aria-selected', old.getAttribute('aria-selected'));
+      if (old.parentNode) old.replaceWith(el);
+    }
+    S.rows.set(c.id, el);
+    S.sigs.set(c.id, sig);
+    return el;
+  }
+
+  // place moves c's row to where it sorts; beyond the loaded page it is left out.
+  function place(c) {
+    const i = S.order.indexOf(c.id);
+    if (i >= 0) S.order.splice(i, 1);
+    let j = 0;
+    while (j < S.order.length && cmp(S.convs.get(S.order[j]), c) < 0) j++;
+    S.order.splice(j, 0, c.id);
+    const el = S.rows.get(c.id);
+    const before = j + 1 < S.order.length ? S.rows.get(S.order[j + 1]) : null;
+    if (el.parentNode !== $rows || el.nextSibling !== before) $rows.insertBefore(el, before);
+  }
+
+  function removeRow(id) {
+    const i = S.order.indexOf(id);
+    if (i >= 0) S.order.splice(i, 1);
+    const el = S.rows.get(id);
+    if (el) el.remove();
+    S.rows.delete(id); S.sigs.delete(id); S.convs.delete(id);
+    if (S.cursor === id) S.cursor = S.order.length ? S.order[Math.min(i, S.order.length - 1)] : null;
+    markRows();
+  }
+
+  // upsert takes a newer copy of a conversation from anywhere: it updates, inserts,
+  // moves or removes the row as the current view's filter says, and the open pane.
+  function upsert(c) {
+    if (!c || !c.id) return;
+    S.known.set(c.id, c);
+    const has = S.convs.has(c.id);
+    const fits = matches(c, filter()) && (!S.q || has);
+    if (!fits) {
+      if (has) { removeRow(c.id); showFoot(); }
+    } else {
+      const beyond = !has && S.next && S.order.length && cmp(S.convs.get(S.order[S.order.length - 1]), c) < 0;
+      if (!beyond) {
+        S.convs.set(c.id, c);
+        drawRow(c);
+        place(c);
+        if (!has) { markRows(); if (S.order.length === 1) showFoot(); }
+      }
+    }
+    if (S.open && S.open.id === c.id) { S.open.conv = c; renderHead(); renderBanner(); }
+  }
+
+  function markRows() {
+    for (const [id, el] of S.rows) {
+      el.classList.toggle('active', !!S.open && S.open.id === id);
+      el.classList.toggle('cursor', S.cursor === id);
+      el.setAttribute('aria-selected', String(!!S.open && S.open.id === id));
+    }
+  }
+
+  $list.addEventListener('click', (e) => {
+    const row = e.target.closest('.row[data-id]');
+    if (!row) return;
+    const id = Number(row.dataset.id);
+    S.cursor = id;
+    openConv(id);
+  });
+
+  function moveCursor(d) {
+    if (!S.order.length) return;
+    let i = S.order.indexOf(S.cursor != null ? S.cursor : (S.open ? S.open.id : -1));
+    i = i < 0 ? (d > 0 ? 0 : S.order.length - 1) : Math.max(0, Math.min(S.order.length - 1, i + d));
+    S.cursor = S.order[i];
+    markRows();
+    const el = S.rows.get(S.cursor);
+    if (el) el.scrollIntoView({ block: 'nearest' });
+    if (d > 0 && i >= S.order.length - 3 && S.next) loadMore(document.getElementById('load-more'));
+  }
+
+  // ---- events -----------------------------------------------------------------------
+
+  function drain() {
+    const q = S.queue; S.queue = [];
+    for (const ev of q) onEvent(ev);
+  }
+
+  function onEvent(ev) {
+    if (ev.type === 'resync') { reloadAll(); return; }
+    if (!S.loaded && (ev.type === 'message.created' || ev.type === 'conversation.updated' || ev.type === 'message.updated')) { S.queue.push(ev); return; }
+    switch (ev.type) {
+      case 'message.created': {
+        if (ev.conversation) upsert(ev.conversation);
+        const m = ev.message;
+        if (m && S.open && m.conversation_id === S.open.id && !S.open.msgs) S.open.early.push(m);
+        else if (m && S.open && m.conversation_id === S.open.id) {
+          addMessage(m);
+          if (m.direction === 'in' && !m.private) { showTyping(null, false); markRead(true); }
+        }
+        refreshCounts();
+        break;
+      }
+      case 'message.updated':
+        if (ev.message && S.open && (ev.conversation_id || ev.message.conversation_id) === S.open.id) updateMessage(ev.message);
+        break;
+      case 'conversation.updated':
+        upsert(ev.conversation);
+        refreshCounts();
+        break;
+      case 'typing':
+        if (S.open && ev.conversation_id === S.open.id && ev.who === 'contact') showTyping(ev.name, ev.on);
+        break;
+      case 'presence':
+        if (S.open && ev.conversation_id === S.open.id) { S.open.presence = ev.agents || []; renderPresence(); }
+        break;
+    }
+  }
+
+  function onOpen() {
+    // the server forgets what a socket was viewing when it drops
+    if (S.open) S.live.send({ type: 'viewing', conversation_id: S.open.id });
+  }
+
+  function reloadAll() {
+    loadList();
+    refreshCounts(true);
+    loadMeta();
+    if (S.open) loadThread(S.open.id);
+  }
+
+  // ---- open conversation --------------------------------------------------------------
+
+  function openConv(id) {
+    id = Number(id);
+    if (!id) return;
+    if (S.open && S.open.id === id) { markRows(); return; }
+    leaveConv();
+    S.open = { id, conv: S.known.get(id) || null, msgs: null, early: [], lastId: 0, readUpTo: 0, lastDay: '', presence: [], el: {}, mode: 'reply' };
+    S.cursor = id;
+    markRows();
+    if (location.hash !== '#c/' + id) history.pushState(null, '', '#c/' + id);
+    buildPane();
+    S.live.send({ type: 'viewing', conversation_id: id });
+    loadThread(id);
+  }
+
+  function leaveConv() {
+    if (!S.open) return;
+    stopTyping();
+    saveDraft();
+    S.live.send({ type: 'viewing', conversation_id: null });
+    S.open = null;
+  }
+
+  function closeConv() {
+    leaveConv();
+    $conv.replaceChildren(...emptyPane);
+    markRows();
+  }
+
+  async function loadThread(id) {
+    const o = S.open;
+    if (o.msgs) { for (const x of o.msgs.values()) o.early.push(x.m); o.msgs = null; }
+    let conv, msgs;
+    try {
+      [conv, msgs] = await Promise.all([api('GET', '/conversations/' + id), api('GET', '/conversations/' + id + '/messages')]);
+    } catch (e) {
+      if (S.open !== o) return;
+      o.el.thread.replaceChildren(h('div', { class: 'empty' }, h('div', { class: 'empty-art' }, icon('alert')), h('p', null, e.message)));
+      return;
+    }
+    if (S.open !== o) return;
+    o.conv = conv;
+    S.known.set(conv.id, conv);
+    if (S.convs.has(conv.id)) { S.convs.set(conv.id, conv); drawRow(conv); }
+    renderHead();
+    renderBanner();
+    o.msgs = new Map();
+    o.lastDay = '';
+    o.el.thread.replaceChildren();
+    const list = (msgs && msgs.messages) || [];
+    for (const m of list) addMessage(m, true);
+    // events that arrived while the thread was loading; addMessage drops duplicates
+    for (const m of o.early.splice(0)) addMessage(m, true);
+    if (!o.msgs.size) o.el.thread.appendChild(h('div', { class: 'empty thread-empty' }, h('p', null, 'No messages yet.')));
+    o.el.thread.scrollTop = o.el.thread.scrollHeight;
+    if (!conv.unread_count) o.readUpTo = o.lastId;
+    markRead();
+  }
+
+  function buildPane() {
+    const o = S.open, el = o.el;
+    el.head = h('header', { class: 'conv-head', id: 'conv-head' });
+    el.presence = h('div', { class: 'presence', id: 'presence', hidden: true });
+    el.thread = h('div', { class: 'thread', id: 'thread', role: 'log', 'aria-label': 'Messages' },
+      h('div', { class: 'thread-loading' }, h('span', { class: 'spinner' }), 'Loading messages…'));
+    el.typing = h('div', { class: 'typing', id: 'typing', hidden: true, 'aria-live': 'polite' });
+    el.banner = h('div', { class: 'conv-banner', id: 'conv-banner', hidden: true });
+    el.composer = buildComposer();
+    $conv.replaceChildren(el.head, el.thread, el.typing, el.banner, el.composer);
+    if (o.conv) renderHead();
+  }
+
+  function propButton(id, label, ic, title, onclick) {
+    return h('button', { type: 'button', class: 'prop', id, title, 'aria-haspopup': 'menu', onclick }, ic, h('span', { class: 'prop-label' }, label), icon('chevronDown', 'chev'));
+  }
+
+  function renderHead() {
+    const o = S.open;
+    if (!o || !o.conv) return;
+    const c = o.conv, el = o.el;
+    const ib = S.inboxes.get(c.inbox_id);
+    const assignee = c.assignee_id ? agentName(c.assignee_id) : null;
+    const resolved = c.status === 'resolved';
+    const contactHref = c.contact && c.contact.id ? '/contacts/' + c.contact.id : null;
+    const tags = c.tags || [];
+
+    const actions = h('div', { class: 'conv-actions' },
+      c.assignee_id !== me.id ? h('button', { type: 'button', class: 'btn btn-secondary btn-sm', id: 'conv-assign-me', title: 'Assign to me (a)', onclick: (e) => assignMe(e.currentTarget) }, icon('userPlus'), 'Assign to me') : null,
+      h('button', { type: 'button', class: 'btn btn-secondary btn-sm', id: 'conv-snooze', title: 'Snooze (s)', 'aria-haspopup': 'menu', onclick: (e) => snoozeMenu(e.currentTarget) }, icon('moon'), 'Snooze'),
+      h('button', {
+        type: 'button', class: ['btn btn-sm', resolved ? 'btn-secondary' : 'btn-primary'], id: 'conv-resolve', title: resolved ? 'Reopen' : 'Resolve (e)',
+        onclick: (e) => patch(c.id, { status: resolved ? 'open' : 'resolved' }, e.currentTarget),
+      }, icon(resolved ? 'retry' : 'check'), resolved ? 'Reopen' : 'Resolve'));
+
+    const props = h('div', { class: 'conv-props' },
+      propButton('conv-status', STATUS_LABEL[c.status] || c.status, h('span', { class: 'st-ic st-' + c.status }, icon(STATUS_ICON[c.status] || 'circle')), 'Status', (e) => statusMenu(e.currentTarget)),
+      propButton('conv-priority', K.priorityName(c.priority), K.priorityIcon(c.priority), 'Priority (p cycles)', (e) => priorityMenu(e.currentTarget)),
+      propButton('conv-assignee', assignee || 'Unassigned', assignee ? K.avatar(assignee, { seed: c.assignee_id, size: 'xs' }) : icon('unassigned'), 'Assignee (a assigns to you)', (e) => assigneeMenu(e.currentTarget)),
+      h('div', { class: 'conv-tags', id: 'conv-tags' },
+        tags.map((t) => h('span', { class: 'chip', 'data-tag': t },
+          h('span', { class: 'tag-dot', style: { background: `hsl(${K.hue(t)} 60% 55%)` } }), t,
+          h('button', { type: 'button', class: 'chip-x', title: 'Remove tag ' + t, 'aria-label': 'Remove tag ' + t, onclick: (e) => patch(c.id, { tags: tags.filter((x) => x !== t) }, e.currentTarget) }, icon('close')))),
+        h('button', { type: 'button', class: 'prop prop-add', id: 'conv-add-tag', title: 'Add a tag (t)', onclick: (e) => tagMenu(e.currentTarget) }, icon('tag'), h('span', null, tags.length ? '' : 'Add tag'), icon('plus', 'plus'))),
+      c.status === 'snoozed' && c.snoozed_until ? h('span', { class: 'snoozed-until', title: K.time.full(c.snoozed_until) }, icon('moon'), 'until ' + K.time.short(c.snoozed_until)) : null);
+
+    el.head.replaceChildren(
+      h('div', { class: 'conv-title' },
+        h('div', { class: 'conv-title-text' },
+          h('h2', { id: 'conv-subject' }, h('span', { class: 'conv-num' }, '#' + c.number), (c.subject || '').trim() || 'Conversation with ' + contactName(c)),
+          h('div', { class: 'conv-meta' },
+            K.channelIcon(c.channel),
+            h('span', null, ib ? ib.name : K.channelName(c.channel)),
+            h('span', { class: 'dot-sep' }, '·'),
+            contactHref ? h('a', { href: contactHref, class: 'contact-link', id: 'conv-contact', title: 'Open the contact' }, contactName(c)) : h('span', null, contactName(c)),
+            c.contact && c.contact.email && c.contact.email !== contactName(c) ? h('span', { class: 'muted' }, c.contact.email) : null,
+            h('span', { class: 'dot-sep' }, '·'),
+            h('span', { class: 'muted', title: K.time.full(c.created_at) }, 'started ' + K.time.rel(c.created_at) + (K.time.rel(c.created_at) === 'now' ? '' : ' ago')))),
+        actions),
+      props,
+      el.presence);
+    renderPresence();
+    updateComposerTarget();
+  }
+
+  function renderPresence() {
+    const o = S.open;
+    if (!o) return;
+    const el = o.el.presence;
+    const others = (o.presence || []).filter((a) => a.id !== me.id);
+    if (!others.length) { el.hidden = true; el.replaceChildren(); return; }
+    const names = (l) => l.length === 1 ? l[0].name : l.slice(0, -1).map((a) => a.name).join(', ') + ' and ' + l[l.length - 1].name;
+    const replying = others.filter((a) => a.replying), viewing = others.filter((a) => !a.replying);
+    const parts = [];
+    if (replying.length) parts.push(names(replying) + (replying.length > 1 ? ' are replying' : ' is replying'));
+    if (viewing.length) parts.push(names(viewing) + (viewing.length > 1 ? ' are also viewing' : ' is also viewing'));
+    el.className = 'presence' + (replying.length ? ' replying' : '');
+    el.replaceChildren(
+      h('span', { class: 'presence-avatars' }, others.slice(0, 3).map((a) => K.avatar(a.name, { seed: a.id, size: 'xs' }))),
+      h('span', { class: 'presence-text' }, parts.join(' · ')));
+    el.hidden = false;
+  }
+
+  let typingTimer = 0;
+  function showTyping(name, on) {
+    const o = S.open;
+    if (!o) return;
+    const el = o.el.typing;
+    clearTimeout(typingTimer);
+    if (!on) { el.hidden = true; return; }
+    const who = name || (o.conv ? contactName(o.conv) : 'The customer');
+    el.replaceChildren(h('span', { class: 'dots' }, h('i'), h('i'), h('i')), h('span', null, who + ' is typing…'));
+    el.hidden = false;
+    typingTimer = setTimeout(() => { el.hidden = true; }, 8000);
+  }
+
+  function renderBanner() {
+    const o = S.open;
+    if (!o || !o.conv) return;
+    const c = o.conv, el = o.el.banner;
+    const last = Date.parse(c.last_customer_message_at || '');
+    if (c.channel === 'messenger' && last && Date.now() - last > 24 * 3600e3) {
+      el.replaceChildren(icon('clock'), h('span', null, 'The Messenger 24-hour window closed ' + K.time.rel(new Date(last + 24 * 3600e3).toISOString()) + ' ago: Facebook refuses replies until the customer writes again. Private notes still work.'));
+      el.hidden = false;
+    } else el.hidden = true;
+  }
+
+  // ---- messages ---------------------------------------------------------------------
+
+  const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+  // linkify turns plain text into text nodes and links; nothing is parsed as HTML.
+  function linkify(text) {
+    const out = [];
+    let last = 0;
+    String(text || '').replace(URL_RE, (m, i) => {
+      if (i > last) out.push(text.slice(last, i));
+      const href = K.safeURL(m);
+      out.push(href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, m) : m);
+      last = i + m.length;
+      return m;
+    });
+    if (last < text.length) out.push(text.slice(last));
+    return out;
+  }
+
+  const FRAME_HEAD = '<!doctype html><meta charset="utf-8">' +
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data: https:; style-src \'unsafe-inline\'">' +
+    '<base target="_blank"><style>html{font:14px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Arial,sans-serif;color:#1d2330}' +
+    'body{margin:0;padding:0 2px;overflow-wrap:anywhere}img{max-width:100%;height:auto}table{max-width:100%}' +
+    'blockquote{margin:.4em 0;padding-left:.8em;border-left:3px solid #dfe3ea;color:#6a7284}a{color:#4353c9}p{margin:0 0 .6em}</style>';
+
+  function htmlFrame(m) {
+    const f = document.createElement('iframe');
+    f.setAttribute('sandbox', ''); // no scripts, no forms, no popups, opaque origin
+    f.setAttribute('referrerpolicy', 'no-referrer');
+    f.setAttribute('title', 'Formatted message');
+    f.className = 'msg-html';
+    const lines = String(m.text || '').split('\n').reduce((n, l) => n + 1 + Math.floor(l.length / 90), 0);
+    f.style.height = Math.max(90, Math.min(460, lines * 21 + 28)) + 'px';
+    f.srcdoc = FRAME_HEAD + m.html;
+    return f;
+  }
+
+  function deliveryMark(m) {
+    if (m.direction !== 'out' || m.private || !m.delivery) return null;
+    const d = m.delivery;
+    const title = d === 'sent' ? 'Sent to the channel' : d === 'failed' ? 'Not delivered' + (m.delivery_error ? ': ' + m.delivery_error : '') : 'Queued: waiting to go out';
+    return h('span', { class: 'dlv dlv-' + d, title, 'data-delivery': d }, icon(d === 'sent' ? 'check' : d === 'failed' ? 'alert' : 'clock'), d === 'sent' ? 'Sent' : d === 'failed' ? 'Failed' : 'Queued');
+  }
+
+  function buildMessage(m) {
+    const a = m.author || {};
+    if (a.kind === 'system') {
+      return h('div', { class: 'msg msg-system', 'data-id': m.id }, h('span', null, m.text || ''), h('time', { datetime: m.created_at, title: K.time.full(m.created_at) }, K.time.clock(m.created_at)));
+    }
+    const kind = m.private ? 'note' : m.direction === 'in' ? 'in' : 'out';
+    const name = a.name || (kind === 'in' ? (S.open && S.open.conv ? contactName(S.open.conv) : 'Customer') : 'Agent');
+    let body;
+    if (m.html) {
+      let formatted = true;
+      const box = h('div', { class: 'msg-body' }, htmlFrame(m));
+      const toggle = h('button', {
+        type: 'button', class: 'link-btn msg-toggle',
+        onclick: () => {
+          formatted = !formatted;
+          box.replaceChildren(formatted ? htmlFrame(m) : h('div', { class: 'msg-text' }, linkify(m.text || '')));
+          toggle.textContent = formatted ? 'Plain text' : 'Formatted';
+        },
+      }, 'Plain text');
+      body = [box, toggle];
+    } else body = h('div', { class: 'msg-text' }, linkify(m.text || ''));
+    const atts = (m.attachments || []).length ? h('div', { class: 'atts' }, m.attachments.map((x) => h('a', {
+      class: 'att', href: K.safeURL(x.url), target: '_blank', rel: 'noopener', title: (x.content_type || '') + ' · ' + K.bytes(x.size),
+    }, icon('clip'), h('span', { class: 'att-name' }, x.filename || 'attachment'), h('span', { class: 'att-size' }, K.bytes(x.size))))) : null;
+    const failed = m.direction === 'out' && !m.private && m.delivery === 'failed' ? h('div', { class: 'msg-failed' },
+      icon('alert'),
+      h('span', { class: 'msg-failed-text' }, 'Not delivered: ' + (m.delivery_error || 'the channel refused it.')),
+      h('button', { type: 'button', class: 'btn btn-xs btn-secondary retry', onclick: (e) => retry(m, e.currentTarget) }, icon('retry'), 'Retry')) : null;
+    return h('div', { class: ['msg', 'msg-' + kind, m.auto && 'msg-auto'], 'data-id': m.id, 'data-direction': m.direction },
+      kind === 'in' ? K.avatar(name, { seed: S.open && S.open.conv && S.open.conv.contact ? S.open.conv.contact.id : name, size: 'sm' }) : null,
+      h('div', { class: 'msg-main' },
+        h('div', { class: 'msg-meta' },
+          h('span', { class: 'msg-author' }, name),
+          kind === 'note' ? h('span', { class: 'msg-flag' }, icon('lock'), 'Private note') : null,
+          m.auto ? h('span', { class: 'msg-flag' }, 'Automatic') : null,
+          h('time', { datetime: m.created_at, title: K.time.full(m.created_at) }, K.time.clock(m.created_at)),
+          deliveryMark(m)),
+        h('div', { class: 'bubble' }, body, atts),
+        failed),
+      kind !== 'in' ? K.avatar(name, { seed: a.id || name, size: 'sm' }) : null);
+  }
+
+  function nearBottom(el) { return el.scrollHeight - el.scrollTop - el.clientHeight < 80; }
+
+  function addMessage(m, initial) {
+    const o = S.open;
+    if (!o || !o.msgs) return;
+    if (o.msgs.has(m.id)) { updateMessage(m); return; }
+    const th = o.el.thread;
+    const stick = initial || nearBottom(th) || (m.direction === 'out' && m.author && m.author.id === me.id);
+    const empty = th.querySelector('.thread-empty');
+    if (empty) empty.remove();
+    const dk = K.time.dayKey(m.created_at);
+    if (dk !== o.lastDay) {
+      th.appendChild(h('div', { class: 'day' }, h('span', null, K.time.day(m.created_at))));
+      o.lastDay = dk;
+    }
+    const el = buildMessage(m);
+    th.appendChild(el);
+    o.msgs.set(m.id, { m, el });
+    if (m.id > o.lastId) o.lastId = m.id;
+    if (stick && !initial) th.scrollTop = th.scrollHeight;
+  }
+
+  function updateMessage(m) {
+    const o = S.open;
+    if (!o || !o.msgs) return;
+    const cur = o.msgs.get(m.id);
+    if (!cur) return;
+    const merged = Object.assign({}, cur.m, m);
+    const el = buildMessage(merged);
+    cur.el.replaceWith(el);
+    o.msgs.set(m.id, { m: merged, el });
+  }
+
+  async function retry(m, btn) {
+    const ok = await K.run(btn, () => api('POST', '/messages/' + m.id + '/retry'));
+    if (ok === undefined) return;
+    updateMessage({ id: m.id, delivery: 'queued', delivery_error: '' });
+  }
+
+  function markRead(force) {
+    const o = S.open;
+    if (!o || !o.msgs || !o.lastId || document.visibilityState !== 'visible') return;
+    if (!force && o.readUpTo >= o.lastId) return;
+    if (o.readUpTo >= o.lastId && !(o.conv && o.conv.unread_count)) return;
+    const upTo = o.lastId, id = o.id;
+    o.readUpTo = upTo;
+    api('POST', '/conversations/' + id + '/read', { up_to: upTo }).then(() => {
+      const c = S.known.get(id);
+      if (c && c.unread_count) upsert(Object.assign({}, c, { unread_count: 0 }));
+      refreshCounts();
+    }, () => { if (S.open === o) o.readUpTo = 0; });
+  }
+  document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') markRead(); });
+
+  // ---- composer -----------------------------------------------------------------------
+
+  let typingOn = false, typingConv = 0, typingSentAt = 0, typingIdle = 0;
+
+  function buildComposer() {
+    const o = S.open;
+    const ta = h('textarea', { id: 'reply-text', class: 'composer-text', rows: 3, placeholder: 'Write a reply…', 'aria-label': 'Reply', spellcheck: 'true' });
+    const send = h('button', { type: 'button', class: 'btn btn-primary', id: 'reply-send', title: 'Send (Ctrl+Enter or ⌘+Enter)' }, icon('send'), h('span', { class: 'send-label' }, 'Send'), h('kbd', { class: 'kbd-inv' }, navigator.platform && /Mac/.test(navigator.platform) ? '⌘↵' : 'Ctrl ↵'));
+    const tReply = h('button', { type: 'button', class: 'ctab', id: 'reply-mode-reply', title: 'Reply to the customer (r)', onclick: () => setMode('reply', true) }, icon('send'), 'Reply');
+    const tNote = h('button', { type: 'button', class: 'ctab', id: 'reply-mode-note', title: 'Private note, only agents see it (n)', onclick: () => setMode('note', true) }, icon('lock'), 'Private note');
+    const target = h('span', { class: 'composer-target' });
+    const box = h('div', { class: 'composer', id: 'composer' },
+      h('div', { class: 'composer-tabs' }, tReply, tNote, target),
+      ta,
+      h('div', { class: 'composer-foot' }, h('span', { class: 'composer-hint' }, h('kbd', null, 'r'), ' reply', h('kbd', null, 'n'), ' note', h('kbd', null, 'e'), ' resolve', h('kbd', null, '?'), ' all shortcuts'), send));
+    o.el.ta = ta; o.el.send = send; o.el.tReply = tReply; o.el.tNote = tNote; o.el.target = target; o.el.box = box;
+
+    ta.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); sendReply(); }
+    });
+    ta.addEventListener('input', () => { autosize(ta); onComposerInput(); });
+    send.addEventListener('click', () => sendReply());
+    const d = S.drafts.get(o.id);
+    if (d) { ta.value = d.text; o.mode = d.mode; }
+    setMode(o.mode, false);
+    requestAnimationFrame(() => autosize(ta));
+    return box;
+  }
+
+  function autosize(ta) {
+    ta.style.height = 'auto';
+    ta.style.height = Math.min(ta.scrollHeight + 2, Math.round(innerHeight * 0.4)) + 'px';
+  }
+
+  function updateComposerTarget() {
+    const o = S.open;
+    if (!o || !o.el.target || !o.conv) return;
+    o.el.target.textContent = o.mode === 'note' ? 'Only agents see notes' : 'to ' + contactName(o.conv) + ' by ' + K.channelName(o.conv.channel);
+  }
+
+  function setMode(mode, focus) {
+    const o = S.open;
+    if (!o) return;
+    if (mode !== 'reply') stopTyping();
+    o.mode = mode;
+    const note = mode === 'note';
+    o.el.box.classList.toggle('is-note', note);
+    o.el.tReply.classList.toggle('active', !note);
+    o.el.tNote.classList.toggle('active', note);
+    o.el.tReply.setAttribute('aria-pressed', String(!note));
+    o.el.tNote.setAttribute('aria-pressed', String(note));
+    o.el.ta.placeholder = note ? 'Write a private note for your team…' : 'Write a reply…';
+    o.el.send.querySelector('.send-label').textContent = note ? 'Add note' : 'Send';
+    updateComposerTarget();
+    if (focus) o.el.ta.focus();
+  }
+
+  function onComposerInput() {
+    const o = S.open;
+    if (!o || o.mode !== 'reply') return;
+    if (!o.el.ta.value.trim()) { stopTyping(); return; }
+    const now = Date.now();
+    if (!typingOn || now - typingSentAt > 2000) {
+      S.live.send({ type: 'typing', conversation_id: o.id, on: true });
+      typingOn = true; typingConv = o.id; typingSentAt = now;
+    }
+    clearTimeout(typingIdle);
+    typingIdle = setTimeout(stopTyping, 3000);
+  }
+  function stopTyping() {
+    clearTimeout(typingIdle);
+    if (typingOn) S.live.send({ type: 'typing', conversation_id: typingConv, on: false });
+    typingOn = false;
+  }
+
+  function saveDraft() {
+    const o = S.open;
+    if (!o || !o.el.ta) return;
+    const text = o.el.ta.value;
+    if (text.trim()) S.drafts.set(o.id, { text, mode: o.mode });
+    else S.drafts.delete(o.id);
+  }
+
+  async function sendReply() {
+    const o = S.open;
+    if (!o) return;
+    const text = o.el.ta.value.trim();
+    if (!text) { o.el.ta.focus(); return; }
+    const priv = o.mode === 'note';
+    stopTyping();
+    const m = await K.run(o.el.send, () => api('POST', '/conversations/' + o.id + '/messages', { text, private: priv }));
+    if (!m || S.open !== o) return;
+    o.el.ta.value = '';
+    autosize(o.el.ta);
+    S.drafts.delete(o.id);
+    addMessage(m);
+    o.el.thread.scrollTop = o.el.thread.scrollHeight;
+    o.readUpTo = Math.max(o.readUpTo, m.id);
+    o.el.ta.focus();
+  }
+
+  function focusComposer(mode) {
+    if (!S.open) { if (S.cursor) openConv(S.cursor); else return; }
+    setMode(mode, true);
+  }
+
+  // ---- conversation actions -------------------------------------------------------------
+
+  function targetConv() {
+    if (S.open && S.open.conv) return S.open.conv;
+    if (S.cursor != null) return S.known.get(S.cursor) || null;
+    return null;
+  }
+  function anchorFor(id, c) {
+    return (S.open && S.open.conv === c && document.getElementById(id)) || S.rows.get(c.id) || $list;
+  }
+
+  async function patch(id, body, btn) {
+    const c = await K.run(btn, () => api('PATCH', '/conversations/' + id, body));
+    if (c) { upsert(c); refreshCounts(); }
+    return c;
+  }
+
+  function assignMe(btn) {
+    const c = targetConv();
+    if (!c) return;
+    if (c.assignee_id === me.id) { K.toast('Already assigned to you', 'info'); return; }
+    patch(c.id, { assignee_id: me.id }, btn && btn.nodeType ? btn : null);
+  }
+
+  function resolve() {
+    const c = targetConv();
+    if (!c) return;
+    if (c.status === 'resolved') { K.toast('Already resolved. Use the Reopen button to open it again.', 'info'); return; }
+    patch(c.id, { status: 'resolved' }, document.getElementById('conv-resolve')).then((r) => { if (r) K.toast('Resolved #' + r.number, 'ok'); });
+  }
+
+  function cyclePriority() {
+    const c = targetConv();
+    if (!c) return;
+    const ps = K.PRIORITIES;
+    const next = ps[(ps.indexOf(c.priority) + 1) % ps.length];
+    patch(c.id, { priority: next }).then((r) => { if (r) K.toast('Priority: ' + K.priorityName(next), 'info'); });
+  }
+
+  function statusMenu(anchor) {
+    const c = targetConv();
+    if (!c) return;
+    K.menu(anchor, ['open', 'pending', 'snoozed', 'resolved'].map((s) => ({
+      label: s === 'snoozed' ? 'Snoozed…' : STATUS_LABEL[s], icon: STATUS_ICON[s], checked: c.status === s, hint: s === 'resolved' ? 'e' : s === 'snoozed' ? 's' : null,
+      onSelect: () => { if (s === 'snoozed') snoozeMenu(anchor); else if (s !== c.status) patch(c.id, { status: s }); },
+    })), { keyboard: true });
+  }
+
+  function priorityMenu(anchor) {
+    const c = targetConv();
+    if (!c) return;
+    K.menu(anchor, K.PRIORITIES.slice().reverse().map((p) => ({
+      label: K.priorityName(p), icon: K.priorityIcon(p), checked: c.priority === p,
+      onSelect: () => { if (p !== c.priority) patch(c.id, { priority: p }); },
+    })), { keyboard: true });
+  }
+
+  function assigneeMenu(anchor) {
+    const c = targetConv();
+    if (!c) return;
+    const items = [{ label: 'Assign to me', icon: 'userPlus', hint: 'a', onSelect: () => patch(c.id, { assignee_id: me.id }) }, 'sep'];
+    for (const a of S.agents.values()) {
+      if (a.disabled_at) continue;
+      items.push({ label: a.name + (a.id === me.id ? ' (you)' : ''), icon: K.avatar(a.name, { seed: a.id, size: 'xs' }), checked: c.assignee_id === a.id, onSelect: () => patch(c.id, { assignee_id: a.id }) });
+    }
+    items.push('sep', { label: 'Unassigned', icon: 'unassigned', checked: c.assignee_id == null, onSelect: () => patch(c.id, { assignee_id: null }) });
+    K.menu(anchor, items, { filter: S.agents.size > 6, placeholder: 'Find an agent…', keyboard: true });
+  }
+
+  function tagMenu(anchor) {
+    const c = targetConv();
+    if (!c) return;
+    const have = new Set(c.tags || []);
+    const add = (t) => {
+      t = String(t || '').trim().replace(/^#/, '').toLowerCase();
+      if (!t || have.has(t)) return;
+      patch(c.id, { tags: Array.from(have).concat([t]) }).then((r) => { if (r && !S.tags.includes(t)) { S.tags.push(t); } });
+    };
+    K.menu(anchor || anchorFor('conv-add-tag', c), S.tags.filter((t) => !have.has(t)).map((t) => ({
+      label: t, icon: h('span', { class: 'tag-dot', style: { background: `hsl(${K.hue(t)} 60% 55%)` } }), onSelect: () => add(t),
+    })), { filter: true, create: add, placeholder: 'Add a tag…', empty: 'Type to create a tag' });
+  }
+
+  function snoozeTimes() {
+    const now = new Date();
+    const y = now.getFullYear(), mo = now.getMonth(), d = now.getDate();
+    const toMonday = ((8 - now.getDay()) % 7) || 7;
+    return [
+      { label: '1 hour', at: new Date(now.getTime() + 3600e3) },
+      { label: 'Tomorrow 9:00', at: new Date(y, mo, d + 1, 9, 0) },
+      { label: 'Next week', at: new Date(y, mo, d + toMonday, 9, 0) },
+    ];
+  }
+
+  function snoozeMenu(anchor) {
+    const c = targetConv();
+    if (!c) return;
+    const items = snoozeTimes().map((t) => ({
+      label: t.label, icon: 'clock', note: K.time.short(t.at.toISOString()),
+      onSelect: () => snooze(c, t.at),
+    }));
+    items.push('sep', { label: 'Pick a date and time…', icon: 'moon', onSelect: () => customSnooze(c) });
+    K.menu(anchor || anchorFor('conv-snooze', c), items, { keyboard: true });
+  }
+
+  function snooze(c, at) {
+    patch(c.id, { status: 'snoozed', snoozed_until: at.toISOString() }).then((r) => { if (r) K.toast('Snoozed #' + r.number + ' until ' + K.time.short(at.toISOString()), 'ok'); });
+  }
+
+  function customSnooze(c) {
+    const t = snoozeTimes()[1].at;
+    const local = (d) => new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    const input = h('input', { type: 'datetime-local', id: 'snooze-at', value: local(t), min: local(new Date()), required: true });
+    K.dialog({
+      title: 'Snooze until',
+      body: K.field('Wake the conversation up on', input, 'It comes back as open, or earlier if the customer writes.'),
+      actions: [{ label: 'Cancel' }, {
+        label: 'Snooze', primary: true, submit: true, onClick: () => {
+          const at = new Date(input.value);
+          if (isNaN(at) || at <= new Date()) { K.toast('Pick a time in the future.'); return false; }
+          snooze(c, at);
+          return true;
+        },
+      }],
+    });
+  }
+
+  // ---- meta data ----------------------------------------------------------------------
+
+  async function loadMeta() {
+    const [ibs, ags, tags] = await Promise.all([
+      api('GET', '/inboxes').catch(() => null),
+      api('GET', '/agents').catch(() => null),
+      api('GET', '/tags').catch(() => null),
+    ]);
+    if (ibs) { S.inboxes.clear(); for (const i of ibs.inboxes || []) S.inboxes.set(i.id, i); }
+    if (ags) { S.agents.clear(); for (const a of ags.agents || []) S.agents.set(a.id, a); }
+    if (tags) S.tags = tags.tags || [];
+    if (ibs && S.view.startsWith('inbox:') && !S.inboxes.has(Number(S.view.slice(6)))) { setView('mine'); }
+    renderNav();
+    renderListHead();
+    for (const c of S.convs.values()) drawRow(c);
+    if (S.open) renderHead();
+  }
+
+  // ---- search and keys ------------------------------------------------------------------
+
+  let searchTimer = 0;
+  $search.addEventListener('input', () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      const q = $search.value.trim();
+      if (q === S.q) return;
+      S.q = q;
+      loadList();
+    }, 250);
+  });
+  $search.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && $search.value) { $search.value = ''; S.q = ''; loadList(); }
+    if (e.key === 'ArrowDown' || e.key === 'Enter') { e.preventDefault(); $search.blur(); if (e.key === 'Enter' && S.order.length) { S.cursor = S.order[0]; markRows(); } }
+  });
+
+  K.bindKeys([
+    { keys: 'j', desc: 'Next conversation', group: 'Conversation list', run: () => moveCursor(1) },
+    { keys: 'k', desc: 'Previous conversation', group: 'Conversation list', run: () => moveCursor(-1) },
+    { keys: 'o', alt: 'Enter', desc: 'Open the selected conversation', group: 'Conversation list', run: (e) => { if (e.key === 'Enter' && /^(BUTTON|A)$/.test(document.activeElement.tagName)) { document.activeElement.click(); return; } if (S.cursor != null) openConv(S.cursor); else moveCursor(1); } },
+    { keys: '/', desc: 'Search', group: 'Conversation list', run: () => { $search.focus(); $search.select(); } },
+    { keys: 'r', desc: 'Reply', group: 'Conversation', run: () => focusComposer('reply') },
+    { keys: 'n', desc: 'Write a private note', group: 'Conversation', run: () => focusComposer('note') },
+    { keys: 'e', desc: 'Resolve', group: 'Conversation', run: resolve },
+    { keys: 'a', desc: 'Assign to me', group: 'Conversation', run: () => assignMe(document.getElementById('conv-assign-me')) },
+    { keys: 's', desc: 'Snooze…', group: 'Conversation', run: () => snoozeMenu() },
+    { keys: 'p', desc: 'Change priority (cycles)', group: 'Conversation', run: cyclePriority },
+    { keys: 't', desc: 'Add a tag', group: 'Conversation', run: () => tagMenu() },
+  ]);
+  K.goInbox = () => { setView('mine'); $list.focus(); };
+
+  addEventListener('popstate', route);
+  addEventListener('hashchange', route);
+  function route() {
+    const m = /^#c\/(\d+)$/.exec(location.hash);
+    if (m) openConv(Number(m[1]));
+    else if (S.open) closeConv();
+  }
+  addEventListener('beforeunload', () => { stopTyping(); saveDraft(); });
+
+  // ---- start ------------------------------------------------------------------------
+
+  S.live = K.live({ onEvent, onOpen });
+  renderNav();
+  loadList();
+  refreshCounts(true);
+  loadMeta();
+  route();
+})();

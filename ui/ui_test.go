@@ -1,0 +1,77 @@
+package ui
+
+import (
+	"bytes"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+type testAgent struct {
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	Role  string `json:"role"`
+}
+
+func TestAssetPathHashesContent(t *testing.T) {
+	for _, name := range []string{"app.js", "app.css", "inbox.js", "settings.js", "contact.js", "favicon.svg"} {
+		p := AssetPath(name)
+		base := strings.TrimSuffix(name, name[strings.LastIndex(name, "."):])
+		if !regexp.MustCompile(`^/static/` + regexp.QuoteMeta(base) + `\.[0-9a-f]{8}\.`).MatchString(p) {
+			t.Errorf("AssetPath(%q) = %q, want a hashed name", name, p)
+		}
+		hashed := strings.TrimPrefix(p, "/static/")
+		b1, ct1, ok1 := Asset(hashed)
+		b2, ct2, ok2 := Asset(name)
+		if !ok1 || !ok2 || !bytes.Equal(b1, b2) || ct1 != ct2 || len(b1) == 0 {
+			t.Errorf("Asset(%q) and Asset(%q) differ or are missing", hashed, name)
+		}
+	}
+	if _, ct, _ := Asset("app.js"); !strings.HasPrefix(ct, "text/javascript") {
+		t.Errorf("app.js content type %q", ct)
+	}
+	if _, _, ok := Asset("../ui.go"); ok {
+		t.Error("Asset served a file outside static/")
+	}
+	if _, _, ok := Asset("app.00000000.js"); ok {
+		t.Error("Asset served a wrong hash")
+	}
+	if p := AssetPath("nope.js"); p != "/static/nope.js" {
+		t.Errorf("unknown asset path %q", p)
+	}
+}
+
+func TestPagesRender(t *testing.T) {
+	tmpl, err := Templates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := testAgent{ID: 7, Name: `</script><script>alert(1)</script>`, Email: "sam@example.com", Role: "admin"}
+	pages := []struct {
+		name string
+		page Page
+		want []string
+	}{
+		{"login.html", Page{Title: "Sign in", Data: map[string]any{"Error": "Wrong e-mail address or password.", "Email": `a"b@example.com`, "Next": "/inbox"}},
+			[]string{`action="/login"`, `name="email"`, `name="password"`, "Wrong e-mail address", `value="a&#34;b@example.com"`, `window.KIBO_ME =  null ;`}},
+		{"inbox.html", Page{Title: "Inbox", Agent: agent, CSRF: "tok123"}, []string{`content="tok123"`, AssetPath("inbox.js"), AssetPath("app.css"), `id="list"`, `id="conv"`}},
+		{"settings.html", Page{Title: "Settings", Agent: agent, CSRF: "tok"}, []string{AssetPath("settings.js"), `data-tab="tokens"`}},
+		{"contact.html", Page{Title: "Contact", Agent: agent, CSRF: "tok", Data: map[string]any{"ContactID": int64(42)}}, []string{`data-contact-id="42"`, AssetPath("contact.js")}},
+	}
+	for _, p := range pages {
+		var buf bytes.Buffer
+		if err := tmpl.ExecuteTemplate(&buf, p.name, p.page); err != nil {
+			t.Fatalf("%s: %v", p.name, err)
+		}
+		out := buf.String()
+		for _, w := range p.want {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: missing %q", p.name, w)
+			}
+		}
+		if strings.Contains(out, "<script>alert(1)") {
+			t.Errorf("%s: agent name not escaped", p.name)
+		}
+	}
+}
