@@ -1,7 +1,6 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -334,10 +333,16 @@ func TestQueryBudgetOverHTTP(t *testing.T) {
 		v.say(fmt.Sprint("q", i), "message")
 		v.c.Close()
 	}
+	// the counter is global and the event publisher reads in the background: the
+	// least of a few runs is the request's own cost
 	cost := func(path string) int64 {
-		before := k.st.QueryCount()
-		k.api("GET", path, k.agentToken, nil, nil, 200)
-		return k.st.QueryCount() - before
+		least := int64(1 << 30)
+		for i := 0; i < 5; i++ {
+			before := k.st.QueryCount()
+			k.api("GET", path, k.agentToken, nil, nil, 200)
+			least = min(least, k.st.QueryCount()-before)
+		}
+		return least
 	}
 	small, large := cost("/api/v1/conversations?limit=2"), cost("/api/v1/conversations?limit=30")
 	if small != large {
@@ -347,5 +352,4 @@ func TestQueryBudgetOverHTTP(t *testing.T) {
 		t.Fatalf("inbox list costs %d statements", large)
 	}
 	t.Logf("inbox list: %d statements per page (auth included)", large)
-	_ = context.Background()
 }

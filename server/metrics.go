@@ -16,6 +16,7 @@ type metrics struct {
 	sent     atomic.Int64
 	failed   atomic.Int64
 	shed     atomic.Int64
+	dropped  atomic.Int64
 }
 
 func newMetrics() *metrics { return &metrics{} }
@@ -37,6 +38,7 @@ func (s *Server) metricsPage(c *fiber.Ctx) error {
 	line("kibo_messages_ingested_total", "Inbound messages stored (re-deliveries included).", "counter", m.ingested.Load())
 	line("kibo_outbox_sent_total", "Outbound messages a channel took.", "counter", m.sent.Load())
 	line("kibo_outbox_failed_total", "Outbound messages refused for good.", "counter", m.failed.Load())
+	line("kibo_events_dropped_total", "Inbound-message events dropped because the publisher was far behind (pages resync).", "counter", m.dropped.Load())
 	line("kibo_requests_shed_total", "Requests refused with 503 under load.", "counter", m.shed.Load())
 	line("kibo_widget_connections", "Open widget sockets.", "gauge", s.chat.Connections())
 	line("kibo_agent_connections", "Open agent pages.", "gauge", s.hub.Subscribers())

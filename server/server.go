@@ -58,7 +58,9 @@ type Server struct {
 	app      *fiber.App
 	channels *channels
 	outbox   *outboxWorker
-	metrics  *metrics
+	// published tells the agents about inbound messages, in batches
+	published *publisher
+	metrics   *metrics
 
 	inFlight atomic.Int64
 	ready    atomic.Bool
@@ -90,6 +92,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s.channels = newChannels(s)
 	s.registerSocialChannels()
 	s.outbox = newOutboxWorker(s)
+	s.published = newPublisher(s)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "kibo",
 		DisableStartupMessage: true,
@@ -120,7 +123,8 @@ func (s *Server) Start(ctx context.Context) {
 	}()
 	s.channels.start(ctx)
 	s.replayWebhooks(ctx)
-	s.bg.Add(2)
+	s.bg.Add(3)
+	go func() { defer s.bg.Done(); s.published.run(ctx) }()
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
 	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()
 	s.ready.Store(true)

@@ -66,7 +66,7 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 	}
 	s.metrics.ingested.Add(1)
 	if !res.Duplicate {
-		s.afterIngest(ctx, res)
+		s.published.add(res)
 	}
 	return connectors.Delivered{
 		MessageID: res.MessageID, ConversationID: res.ConversationID, ContactID: res.ContactID,
@@ -74,17 +74,77 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 	}, nil
 }
 
-// afterIngest tells the agents about a new message.
-func (s *Server) afterIngest(ctx context.Context, res store.Ingested) {
-	msg, err := s.store.Message(ctx, res.MessageID)
+// publisher tells the agents about new inbound messages, off the path of the
+// acknowledgement: the widget's ack waits only for the commit. It works in batches,
+// loading the messages and conversations of many commits in two statements, which is
+// what keeps a spike of chat messages from queueing behind per-message reads.
+type publisher struct {
+	s  *Server
+	ch chan store.Ingested
+}
+
+func newPublisher(s *Server) *publisher {
+	return &publisher{s: s, ch: make(chan store.Ingested, 8192)}
+}
+
+func (p *publisher) add(res store.Ingested) {
+	select {
+	case p.ch <- res:
+	default:
+		// a backlog this deep means the pages are far behind: they will resync
+		p.s.metrics.dropped.Add(1)
+	}
+}
+
+func (p *publisher) run(ctx context.Context) {
+	batch := make([]store.Ingested, 0, 256)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case first := <-p.ch:
+			batch = append(batch[:0], first)
+		fill:
+			for len(batch) < cap(batch) {
+				select {
+				case r := <-p.ch:
+					batch = append(batch, r)
+				default:
+					break fill
+				}
+			}
+			p.publish(ctx, batch)
+		}
+	}
+}
+
+func (p *publisher) publish(ctx context.Context, batch []store.Ingested) {
+	s := p.s
+	msgIDs := make([]int64, len(batch))
+	convIDs := make([]int64, len(batch))
+	for i, r := range batch {
+		msgIDs[i], convIDs[i] = r.MessageID, r.ConversationID
+	}
+	msgs, err := s.store.MessagesByID(ctx, msgIDs)
 	if err != nil {
-		s.log.Warn("load ingested message", "id", res.MessageID, "err", err)
+		s.log.Warn("load ingested messages", "err", err)
 		return
 	}
-	conv, err := s.store.Conversation(ctx, res.ConversationID, 0)
+	convs, err := s.store.ConversationsByID(ctx, convIDs)
 	if err != nil {
-		s.log.Warn("load conversation", "id", res.ConversationID, "err", err)
+		s.log.Warn("load conversations", "err", err)
 		return
 	}
-	s.publishMessage(conv, msg)
+	for _, r := range batch {
+		msg, conv := msgs[r.MessageID], convs[r.ConversationID]
+		if msg == nil || conv == nil {
+			continue
+		}
+		s.publishMessage(conv, msg)
+		s.onInbound(ctx, r, conv, msg)
+	}
+}
+
+// onInbound runs what follows a new inbound message, after the agents were told.
+func (s *Server) onInbound(ctx context.Context, res store.Ingested, conv *store.Conversation, msg *store.Message) {
 }

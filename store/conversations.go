@@ -63,11 +63,13 @@ const conversationSelect = `SELECT c.id, c.number, c.inbox_id, i.kind, c.status,
 	ct.id, ct.name, ct.email, c.preview, c.snoozed_until, c.created_at, c.last_message_at,
 	c.last_customer_message_at, c.first_response_at, c.resolved_at, c.last_message_id,
 	COALESCE((SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM conversation_tags t WHERE t.conversation_id = c.id ORDER BY tag)), ''),
-	(SELECT COUNT(*) FROM (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in'
-		AND m.id > COALESCE((SELECT last_read_id FROM conversation_reads r WHERE r.conversation_id = c.id AND r.agent_id = ?), 0) LIMIT 99))
+	CASE WHEN c.last_inbound_message_id <= COALESCE(r.last_read_id, 0) THEN 0 ELSE
+		(SELECT COUNT(*) FROM (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in'
+		AND m.id > COALESCE(r.last_read_id, 0) LIMIT 99)) END
 	FROM conversations c
 	JOIN inboxes i ON i.id = c.inbox_id
-	JOIN contacts ct ON ct.id = c.contact_id`
+	JOIN contacts ct ON ct.id = c.contact_id
+	LEFT JOIN conversation_reads r ON r.conversation_id = c.id AND r.agent_id = ?`
 
 func scanConversation(sc interface{ Scan(...any) error }) (*Conversation, error) {
 	var c Conversation
@@ -438,3 +440,21 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 var _ = fmt.Sprintf
+// ConversationsByID loads conversations keyed by id in one statement (no viewer, so
+// unread counts are the inbound messages nobody in particular has read).
+func (s *Store) ConversationsByID(ctx context.Context, ids []int64) (map[int64]*Conversation, error) {
+	rows, err := s.query(ctx, conversationSelect+` WHERE c.id IN (SELECT value FROM json_each(?))`, 0, jsonIDs(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int64]*Conversation, len(ids))
+	for rows.Next() {
+		c, err := scanConversation(rows)
+		if err != nil {
+			return nil, err
+		}
+		out[c.ID] = c
+	}
+	return out, rows.Err()
+}

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -232,18 +231,19 @@ func (q *ingestQueue) commit(batch []*ingestRequest) {
 	ctx := context.Background()
 	s := q.s
 	err := s.tx(ctx, func(tx *Tx) error {
-		for i, r := range batch {
-			sp := fmt.Sprintf("m%d", i)
-			if err := tx.execScript(ctx, "SAVEPOINT "+sp); err != nil {
+		for _, r := range batch {
+			// one savepoint name, reused: each is released before the next begins, and a
+			// fixed text lets the statement stay prepared
+			if _, err := tx.exec(ctx, "SAVEPOINT ingest"); err != nil {
 				return err
 			}
 			r.res, r.err = tx.ingestOne(ctx, r.in)
 			if r.err != nil {
-				if err := tx.execScript(ctx, "ROLLBACK TO "+sp); err != nil {
+				if _, err := tx.exec(ctx, "ROLLBACK TO ingest"); err != nil {
 					return err
 				}
 			}
-			if err := tx.execScript(ctx, "RELEASE "+sp); err != nil {
+			if _, err := tx.exec(ctx, "RELEASE ingest"); err != nil {
 				return err
 			}
 		}
@@ -279,7 +279,7 @@ func (t *Tx) ingestOne(ctx context.Context, in Incoming) (Ingested, error) {
 		return Ingested{}, err
 	}
 	res := Ingested{ContactID: contactID, CreatedAt: now}
-	convID, err := t.findConversation(ctx, in, contactID)
+	convID, status, err := t.findConversation(ctx, in, contactID)
 	if err != nil {
 		return Ingested{}, err
 	}
@@ -354,10 +354,6 @@ func (t *Tx) ingestOne(ctx context.Context, in Incoming) (Ingested, error) {
 			formatTime(now), msgID, preview(text), formatTime(now), convID)
 	} else {
 		// A customer writing again reopens a pending, snoozed or resolved conversation.
-		var status string
-		if err := t.queryRow(ctx, `SELECT status FROM conversations WHERE id = ?`, convID).Scan(&status); err != nil {
-			return Ingested{}, err
-		}
 		res.Reopened = status != "open" && !res.NewConversation
 		_, err = t.exec(ctx, `UPDATE conversations SET last_message_at = ?, last_message_id = ?, last_inbound_message_id = ?, preview = ?,
 			updated_at = ?, last_customer_message_at = ?, status = 'open', snoozed_until = NULL, resolved_at = NULL WHERE id = ?`,
@@ -439,17 +435,29 @@ func (t *Tx) resolveContact(ctx context.Context, id IdentityRef, now time.Time) 
 	return contactID, nil
 }
 
-func (t *Tx) findConversation(ctx context.Context, in Incoming, contactID int64) (int64, error) {
+// findConversation returns the conversation a message belongs to and its status, or
+// 0 for a new one.
+func (t *Tx) findConversation(ctx context.Context, in Incoming, contactID int64) (int64, string, error) {
 	var id int64
-	if in.ConversationID != 0 {
-		err := t.queryRow(ctx, `SELECT id FROM conversations WHERE id = ? AND inbox_id = ?`, in.ConversationID, in.InboxID).Scan(&id)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, notFound("conversation", in.ConversationID)
+	var status string
+	found := func(err error) (bool, error) {
+		if err == nil {
+			return true, nil
 		}
-		return id, err
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return false, err
+	}
+	if in.ConversationID != 0 {
+		err := t.queryRow(ctx, `SELECT id, status FROM conversations WHERE id = ? AND inbox_id = ?`, in.ConversationID, in.InboxID).Scan(&id, &status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return 0, "", notFound("conversation", in.ConversationID)
+		}
+		return id, status, err
 	}
 	if in.NewThread {
-		return 0, nil
+		return 0, "", nil
 	}
 	// References first: In-Reply-To and every id in References against everything
 	// stored or sent in this inbox, most relevant first.
@@ -457,39 +465,30 @@ func (t *Tx) findConversation(ctx context.Context, in Incoming, contactID int64)
 		if ref == "" {
 			continue
 		}
-		err := t.queryRow(ctx, `SELECT m.conversation_id FROM messages m JOIN conversations c ON c.id = m.conversation_id
-			WHERE m.inbox_id = ? AND m.external_id = ? AND c.deleted_at IS NULL`, in.InboxID, ref).Scan(&id)
-		if err == nil {
-			return id, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, err
+		ok, err := found(t.queryRow(ctx, `SELECT c.id, c.status FROM messages m JOIN conversations c ON c.id = m.conversation_id
+			WHERE m.inbox_id = ? AND m.external_id = ? AND c.deleted_at IS NULL`, in.InboxID, ref).Scan(&id, &status))
+		if ok || err != nil {
+			return id, status, err
 		}
 	}
 	// Then a ticket token in the subject, only when the sender takes part in that
 	// conversation: quoting someone else's ticket number must not join it.
 	if in.SubjectToken != 0 {
-		err := t.queryRow(ctx, `SELECT c.id FROM conversations c WHERE c.number = ? AND c.inbox_id = ? AND c.deleted_at IS NULL
+		ok, err := found(t.queryRow(ctx, `SELECT c.id, c.status FROM conversations c WHERE c.number = ? AND c.inbox_id = ? AND c.deleted_at IS NULL
 			AND (c.contact_id = ? OR EXISTS (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.author_kind = 'contact' AND m.author_id = ?))`,
-			in.SubjectToken, in.InboxID, contactID, contactID).Scan(&id)
-		if err == nil {
-			return id, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, err
+			in.SubjectToken, in.InboxID, contactID, contactID).Scan(&id, &status))
+		if ok || err != nil {
+			return id, status, err
 		}
 	}
 	if in.ReuseOpen {
-		err := t.queryRow(ctx, `SELECT id FROM conversations WHERE inbox_id = ? AND contact_id = ? AND status <> 'resolved' AND deleted_at IS NULL
-			ORDER BY last_message_at DESC LIMIT 1`, in.InboxID, contactID).Scan(&id)
-		if err == nil {
-			return id, nil
-		}
-		if !errors.Is(err, sql.ErrNoRows) {
-			return 0, err
+		ok, err := found(t.queryRow(ctx, `SELECT id, status FROM conversations WHERE inbox_id = ? AND contact_id = ? AND status <> 'resolved' AND deleted_at IS NULL
+			ORDER BY last_message_at DESC LIMIT 1`, in.InboxID, contactID).Scan(&id, &status))
+		if ok || err != nil {
+			return id, status, err
 		}
 	}
-	return 0, nil
+	return 0, "", nil
 }
 
 func (t *Tx) saveMailCursor(ctx context.Context, inboxID int64, c MailCursor) error {

@@ -320,3 +320,26 @@ func (s *Store) ThreadRefs(ctx context.Context, conversationID, beforeID int64) 
 	}
 	return r, rows.Err()
 }
+
+// MessagesByID loads messages with their attachments, keyed by id, in two statements.
+func (s *Store) MessagesByID(ctx context.Context, ids []int64) (map[int64]*Message, error) {
+	rows, err := s.query(ctx, `SELECT `+messageColumns+` FROM messages WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var list []*Message
+	out := make(map[int64]*Message, len(ids))
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, err
+		}
+		list = append(list, m)
+		out[m.ID] = m
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, s.attachTo(ctx, list)
+}

@@ -77,15 +77,15 @@ type Options struct {
 
 // Store is the database. Its methods are safe for concurrent use.
 type Store struct {
-	path    string
-	w       *sql.DB // the one writer
-	r       *sql.DB // readers
+	path string
+	w    *sql.DB // the one writer
+	r    *sql.DB // readers
 	// statements are prepared once and reused: SQLite's parser showed as a quarter
 	// of the CPU of a chat load test before
 	wstmts, rstmts *stmtCache
-	now     func() time.Time
-	queries atomic.Int64
-	ingest  *ingestQueue
+	now            func() time.Time
+	queries        atomic.Int64
+	ingest         *ingestQueue
 }
 
 // Open opens (creating when missing) the database in dir, applies migrations and
