@@ -91,6 +91,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
 	s.registerSocialChannels()
+	s.registerEmailChannel()
 	s.outbox = newOutboxWorker(s)
 	s.published = newPublisher(s)
 	s.app = fiber.New(fiber.Config{

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"sync"
 
@@ -62,6 +63,11 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 	}
 	res, err := s.store.Ingest(ctx, inc)
 	if err != nil {
+		var ve *store.ValidationError
+		if errors.As(err, &ve) {
+			// bad input will be as bad on the next try: the channel quarantines it
+			return connectors.Delivered{}, connectors.Permanent("the message can't be stored: "+ve.Message, err)
+		}
 		return connectors.Delivered{}, err
 	}
 	s.metrics.ingested.Add(1)

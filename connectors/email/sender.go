@@ -39,9 +39,9 @@ func NewSender(cfg Config) *Sender {
 // answer, a refused or dropped connection or a timeout is returned as it is, for the
 // outbox to retry.
 //
-// The subject is ReplySubject(m.Subject, 0): one "Re:" and the ticket token found in
-// m.Subject. Outbound has no ticket number field, so the outbox must put the token
-// ("[#1042]") into Subject.
+// The subject of a reply is ReplySubject(m.Subject, m.TicketNumber): one "Re:" and the
+// ticket token ("[#1042]"), from TicketNumber or else found in m.Subject. A message
+// outside any conversation (an alert to an agent) keeps its subject as it is.
 func (s *Sender) Send(ctx context.Context, m connectors.Outbound) (string, error) {
 	to := m.Recipient.Email
 	if to == "" {
@@ -119,7 +119,11 @@ func BuildReply(from string, m connectors.Outbound, messageID string, now time.T
 	h.SetDate(now)
 	h.SetAddressList("From", []*mail.Address{{Name: oneLine(m.AuthorName), Address: from}})
 	h.SetAddressList("To", []*mail.Address{{Name: oneLine(m.Recipient.Name), Address: to}})
-	h.SetSubject(oneLine(ReplySubject(m.Subject, 0)))
+	subject := m.Subject
+	if m.ConversationID != 0 {
+		subject = ReplySubject(m.Subject, m.TicketNumber)
+	}
+	h.SetSubject(oneLine(subject))
 	h.SetMessageID(bare(messageID))
 	var refs []string
 	for _, r := range m.References {
