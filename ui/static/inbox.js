@@ -645,6 +645,35 @@
     return h('span', { class: 'dlv dlv-' + d, title, 'data-delivery': d }, icon(d === 'sent' ? 'check' : d === 'failed' ? 'alert' : 'clock'), d === 'sent' ? 'Sent' : d === 'failed' ? 'Failed' : 'Queued');
   }
 
+  // The quoted history under an e-mail answer ("On ... wrote:", "> ") is folded away,
+  // not deleted: one click shows it.
+  const QUOTE_HEAD = /^(On\s.+\swrote:|Am\s.+\sschrieb:|Le\s.+\sa écrit\s?:|El\s.+\sescribió:|Il\s.+\sha scritto:|-{2,}\s*(Original Message|Ursprüngliche Nachricht|Message d'origine)\s*-{2,})$/i;
+
+  function splitQuote(text) {
+    const lines = text.split('\n');
+    for (let i = 1; i < lines.length; i++) {
+      const l = lines[i].trim();
+      const outlook = /^From:\s/i.test(l) && /^(Sent|Date):\s/i.test((lines[i + 1] || '').trim());
+      const tail = l.startsWith('>') && lines.slice(i).every((x) => !x.trim() || x.trim().startsWith('>'));
+      if (QUOTE_HEAD.test(l) || outlook || tail) {
+        const body = lines.slice(0, i).join('\n').trimEnd();
+        if (body) return [body, lines.slice(i).join('\n')];
+      }
+    }
+    return [text, ''];
+  }
+
+  function textWithQuote(text) {
+    const [body, quoted] = splitQuote(text);
+    if (!quoted) return h('div', { class: 'msg-text' }, linkify(text));
+    const q = h('div', { class: 'msg-text msg-quoted', hidden: true }, linkify(quoted));
+    const more = h('button', {
+      type: 'button', class: 'link-btn msg-quote-toggle', title: 'Show the quoted text',
+      onclick: () => { q.hidden = !q.hidden; more.textContent = q.hidden ? '··· show quoted text' : 'hide quoted text'; },
+    }, '··· show quoted text');
+    return [h('div', { class: 'msg-text' }, linkify(body)), more, q];
+  }
+
   function buildMessage(m) {
     const a = m.author || {};
     if (a.kind === 'system') {
@@ -665,7 +694,7 @@
         },
       }, 'Plain text');
       body = [box, toggle];
-    } else body = h('div', { class: 'msg-text' }, linkify(m.text || ''));
+    } else body = textWithQuote(m.text || '');
     const atts = (m.attachments || []).length ? h('div', { class: 'atts' }, m.attachments.map((x) => h('a', {
       class: 'att', href: K.safeURL(x.url), target: '_blank', rel: 'noopener', title: (x.content_type || '') + ' · ' + K.bytes(x.size),
     }, icon('clip'), h('span', { class: 'att-name' }, x.filename || 'attachment'), h('span', { class: 'att-size' }, K.bytes(x.size))))) : null;
