@@ -90,10 +90,13 @@ type smtpSinkSession struct {
 	to []string
 }
 
-func (s *smtpSinkSession) Reset()                                    {}
-func (s *smtpSinkSession) Logout() error                             { return nil }
-func (s *smtpSinkSession) Mail(string, *smtp.MailOptions) error      { return nil }
-func (s *smtpSinkSession) Rcpt(to string, _ *smtp.RcptOptions) error { s.to = append(s.to, to); return nil }
+func (s *smtpSinkSession) Reset()                               {}
+func (s *smtpSinkSession) Logout() error                        { return nil }
+func (s *smtpSinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *smtpSinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
+	s.to = append(s.to, to)
+	return nil
+}
 func (s *smtpSinkSession) Data(r io.Reader) error {
 	b, err := io.ReadAll(r)
 	s.b.mu.Lock()

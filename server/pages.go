@@ -18,7 +18,7 @@ type pageAgent struct {
 }
 
 func (s *Server) render(c *fiber.Ctx, status int, name, title string, data any) error {
-	p := ui.Page{Title: title, Data: data}
+	p := ui.Page{Title: title, Data: data, Seq: s.hub.Current()}
 	if a := currentAgent(c); a != nil {
 		p.Agent = pageAgent{a.ID, a.Name, a.Email, a.Role}
 		p.CSRF, _ = c.Locals(localCSRF).(string)

@@ -37,6 +37,9 @@ type Page struct {
 	Agent any
 	CSRF  string
 	Data  any
+	// Seq is the real-time event seq when the page was rendered: the page's first
+	// socket asks for everything since, so nothing between render and connect is lost.
+	Seq int64
 }
 
 // asset is one static file and the hashed name it is served under.

@@ -158,7 +158,7 @@
   // ---- people -----------------------------------------------------------------------
 
   K.initials = function (name) {
-    const parts = String(name || '').trim().split(/[\s@._-]+/).filter(Boolean);
+    const parts = String(name || '').replace(/[^\p{L}\p{N}\s@._-]+/gu, ' ').trim().split(/[\s@._-]+/).filter(Boolean);
     if (!parts.length) return '?';
     const a = Array.from(parts[0])[0] || '';
     const b = parts.length > 1 ? Array.from(parts[parts.length - 1])[0] || '' : '';
@@ -581,7 +581,7 @@
   // Backoff is exponential with full jitter, capped at 30 s; coming back online, the tab
   // becoming visible or the machine waking from sleep reconnect at once.
   K.live = function (handlers) {
-    let ws = null, seq = 0, attempt = 0, timer = 0, pillTimer = 0, conn = null, connected = false;
+    let ws = null, seq = window.KIBO_SEQ || 0, attempt = 0, timer = 0, pillTimer = 0, conn = null, connected = false;
     const pill = document.getElementById('conn-pill');
 
     function setDown(down) {

@@ -23,7 +23,8 @@
     document.title = displayName(c) + ' · Kibo';
     const idents = c.identities || [];
     const convs = (c.conversations || []).slice().sort((a, b) => (Date.parse(b.last_message_at) || 0) - (Date.parse(a.last_message_at) || 0));
-    const channels = Array.from(new Set(idents.map((i) => i.kind)));
+    const chan = (k) => (k === 'visitor' || k === 'chat_user' ? 'chat' : k);
+    const channels = Array.from(new Set(idents.map((i) => chan(i.kind))));
 
     const hero = h('div', { class: 'card' }, h('div', { class: 'contact-hero', id: 'contact-hero' },
       K.avatar(displayName(c), { seed: c.id, size: 'lg' }),
@@ -38,10 +39,10 @@
     const identCard = h('div', { class: 'card', id: 'identities' },
       h('div', { class: 'card-head' }, h('h2', null, 'Identities'), h('span', { class: 'muted' }, String(idents.length))),
       idents.length ? idents.map((i) => h('div', { class: 'ident', 'data-kind': i.kind },
-        K.channelIcon(i.kind),
+        K.channelIcon(chan(i.kind)),
         h('div', { class: 'ident-text' },
           h('span', null, i.handle || i.name || i.external_id),
-          h('span', { class: 'ident-id', title: i.external_id }, K.channelName(i.kind) + (i.external_id && i.external_id !== (i.handle || i.name) ? ' · ' + i.external_id : '') + (i.scope ? ' · ' + i.scope : '')))))
+          h('span', { class: 'ident-id', title: i.external_id }, (i.kind === 'visitor' ? 'Chat visitor (anonymous)' : i.kind === 'chat_user' ? 'Chat, signed in as ' + i.external_id : K.channelName(i.kind) + (i.external_id && i.external_id !== (i.handle || i.name) ? ' · ' + i.external_id : ''))))))
         : h('div', { class: 'empty' }, h('p', null, 'No channel identities.')));
 
     const convCard = h('div', { class: 'card', id: 'contact-conversations' },

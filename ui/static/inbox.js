@@ -29,7 +29,7 @@
   function st(c, s) { return c.by_status ? c.by_status[s] : undefined; }
 
   const S = {
-    view: sessionStorage.getItem('kibo.view') || 'mine',
+    view: sessionStorage.getItem('kibo.view') || 'open',
     status: null, // the list header's override of the view's status
     q: '',
     convs: new Map(), // id → conversation, those in the current list

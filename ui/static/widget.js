@@ -102,8 +102,8 @@
     '.kibo-av{flex:none;width:42px;height:42px;border-radius:50%;background:rgba(255,255,255,.2);display:flex;align-items:center;justify-content:center;font-size:18px;font-weight:650;text-transform:uppercase}' +
     '.kibo-hd{flex:1;min-width:0}' +
     '#kibo-title{margin:0;font-size:16.5px;font-weight:650;letter-spacing:-.01em;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}' +
-    '#kibo-status{display:flex;align-items:center;gap:6px;font-size:12.5px;opacity:.92;margin-top:1px}' +
-    '#kibo-status:before{content:"";flex:none;width:8px;height:8px;border-radius:50%;background:#3ddc84;box-shadow:0 0 0 2px rgba(255,255,255,.35)}' +
+    '#kibo-status{display:flex;align-items:flex-start;gap:6px;font-size:12.5px;opacity:.92;margin-top:1px}' +
+    '#kibo-status:before{content:"";flex:none;margin-top:5px;width:8px;height:8px;border-radius:50%;background:#3ddc84;box-shadow:0 0 0 2px rgba(255,255,255,.35)}' +
     '#kibo-status.off:before{background:#c2c8d2}' +
     '#kibo-close{flex:none;width:36px;height:36px;border:0;border-radius:10px;background:transparent;color:inherit;display:flex;align-items:center;justify-content:center}' +
     '#kibo-close:hover{background:rgba(255,255,255,.16)}#kibo-close:focus-visible{outline-color:currentColor;outline-offset:-2px}' +
