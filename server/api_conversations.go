@@ -79,6 +79,7 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	list, next, err := s.store.Conversations(c.UserContext(), store.ConversationFilter{
 		Status: c.Query("status"), InboxID: inbox, Assignee: c.Query("assignee"), Tag: c.Query("tag"),
 		Query: c.Query("q"), ContactID: contact, Limit: int(limit), Cursor: c.Query("cursor"), AgentID: currentAgent(c).ID,
+		Sort: c.Query("sort"), SLA: c.Query("sla"), // sort=due, sla=breached|due_soon (store/sla.go)
 	})
 	if err != nil {
 		return err
@@ -140,6 +141,7 @@ func (s *Server) updateConversation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	conv = s.slaAfterUpdate(c.UserContext(), conv, agent.ID) // a new priority moves the due times (sla.go)
 	s.publishConversationValue(conv)
 	return c.JSON(conv)
 }

@@ -75,6 +75,10 @@ func (s *Server) settingsPage(c *fiber.Ctx) error {
 	return s.render(c, 200, "settings.html", "Settings", nil)
 }
 
+func (s *Server) dataRequestsPage(c *fiber.Ctx) error {
+	return s.render(c, 200, "datarequests.html", "Data requests", nil)
+}
+
 func (s *Server) contactPage(c *fiber.Ctx) error {
 	id, err := c.ParamsInt("id")
 	if err != nil || id <= 0 {

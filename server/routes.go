@@ -20,6 +20,9 @@ func (s *Server) routes() {
 	app.Get("/login", s.loginPage)
 	app.Post("/login", s.login)
 	app.Post("/logout", s.logout)
+	// the status page reads only the store: it works while mail and the site are down
+	app.Get("/status", s.statusPage)
+	app.Get("/status.json", s.statusJSON)
 
 	// webhooks (authenticated by the platform's signature, checked by the channel)
 	app.Get("/webhooks/messenger/:inbox", s.webhook)
@@ -32,6 +35,9 @@ func (s *Server) routes() {
 	app.Get("/inbox", s.requirePage, s.inboxPage)
 	app.Get("/contacts/:id", s.requirePage, s.contactPage)
 	app.Get("/settings", s.requirePage, s.settingsPage)
+	app.Get("/data-requests", s.requirePage, s.dataRequestsPage)
+	app.Get("/incidents", s.requirePage, s.incidentsPage)
+	app.Get("/reports", s.requirePage, s.reportsPage)
 
 	// agent API: every route needs a session or a token; admin routes say so
 	api := app.Group("/api/v1", s.shed, s.requireAPI)
@@ -68,6 +74,33 @@ func (s *Server) routes() {
 	api.Delete("/tokens/:id", s.revokeToken)
 
 	api.Get("/audit", adminOnly, s.auditLog)
+
+	// GDPR data requests, export and erasure, and the company settings deadlines use
+	api.Get("/data-requests", s.listDataRequests)
+	api.Get("/data-requests/counts", s.countDataRequests)
+	api.Post("/data-requests", s.createDataRequest)
+	api.Get("/data-requests/:id", s.getDataRequest)
+	api.Patch("/data-requests/:id", s.updateDataRequest)
+	api.Get("/data-requests/:id/draft", s.draftDataRequestMessage)
+	api.Get("/contacts/:id/export", s.exportContact)
+	api.Post("/contacts/:id/erase", adminOnly, s.eraseContact)
+	api.Get("/settings", s.getCompanySettings)
+	api.Patch("/settings", adminOnly, s.updateCompanySettings)
+	api.Get("/notifications", s.listNotifications)
+	api.Post("/notifications/read", s.readNotifications)
+
+	// incidents, SLAs, alerts and reports (issue 6)
+	api.Get("/incidents", s.listIncidents)
+	api.Post("/incidents", adminOnly, s.createIncident)
+	api.Get("/incidents/:id", s.getIncident)
+	api.Post("/incidents/:id/updates", adminOnly, s.addIncidentUpdate)
+	api.Post("/conversations/bulk", s.bulkUpdateConversations)
+	api.Post("/conversations/bulk-reply", s.bulkReply)
+	api.Get("/sla", s.getSLA)
+	api.Patch("/sla", adminOnly, s.patchSLA)
+	api.Get("/alerts", s.listAlerts)
+	api.Patch("/alerts", adminOnly, s.patchAlerts)
+	api.Get("/reports", s.reportsJSON)
 
 	api.Get("/ws", s.agentUpgrade, websocket.New(s.agentSocket))
 

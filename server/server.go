@@ -61,6 +61,7 @@ type Server struct {
 	// published tells the agents about inbound messages, in batches
 	published *publisher
 	metrics   *metrics
+	ops       *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
 
 	inFlight atomic.Int64
 	ready    atomic.Bool
@@ -87,7 +88,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics()}
+	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(), ops: newOps()}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
 	s.registerSocialChannels()
@@ -128,6 +129,9 @@ func (s *Server) Start(ctx context.Context) {
 	go func() { defer s.bg.Done(); s.published.run(ctx) }()
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
 	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.runDataRequestAlerts(ctx) }()
+	s.startOps(ctx)
 	s.ready.Store(true)
 }
 

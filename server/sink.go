@@ -153,4 +153,6 @@ func (p *publisher) publish(ctx context.Context, batch []store.Ingested) {
 
 // onInbound runs what follows a new inbound message, after the agents were told.
 func (s *Server) onInbound(ctx context.Context, res store.Ingested, conv *store.Conversation, msg *store.Message) {
+	s.detectDataRequest(ctx, conv, msg)
+	s.opsAfterIngest(ctx, res, conv, msg) // SLA due times, incident auto-reply (broadcast.go)
 }

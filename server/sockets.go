@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -94,7 +96,9 @@ func (b chatBackend) History(ctx context.Context, conversationID int64) ([]chat.
 	return out, nil
 }
 
-func (b chatBackend) Incident(ctx context.Context) (any, error) { return nil, nil }
+// Incident is the welcome frame's incident: the one customers should see now, or nil
+// (broadcast.go).
+func (b chatBackend) Incident(ctx context.Context) (any, error) { return b.s.widgetIncident(), nil }
 
 func (b chatBackend) VisitorTyping(inboxID, conversationID int64, name string, on bool) {
 	b.s.hub.Ephemeral(map[string]any{"type": "typing", "conversation_id": conversationID, "who": "contact", "name": name, "on": on}, nil)
@@ -107,6 +111,10 @@ func (b chatBackend) VisitorRead(conversationID, upTo int64) {}
 func (s *Server) agentUpgrade(c *fiber.Ctx) error {
 	if !websocket.IsWebSocketUpgrade(c) {
 		return &apiError{fiber.StatusUpgradeRequired, "bad_request", "this is a WebSocket endpoint"}
+	}
+	// a page on another site must not open an agent's socket with their cookie
+	if c.Locals(localVia) == "session" && !sameOrigin(c.Get(fiber.HeaderOrigin), c.Hostname()) {
+		return errForbidden("the real-time socket is only for Kibo's own pages")
 	}
 	since, _ := strconv.ParseInt(c.Query("since"), 10, 64)
 	c.Locals("since", since)
@@ -124,8 +132,10 @@ func (s *Server) agentSocket(conn *websocket.Conn) {
 	defer s.hub.Unsubscribe(sub)
 	hello, _ := json.Marshal(map[string]any{"type": "hello", "seq": current, "agent": agent})
 	done := make(chan struct{})
+	writerDone := make(chan struct{})
 	go func() {
 		// the only writer of this socket
+		defer close(writerDone)
 		defer conn.Close()
 		ping := time.NewTicker(25 * time.Second)
 		defer ping.Stop()
@@ -157,7 +167,11 @@ func (s *Server) agentSocket(conn *websocket.Conn) {
 			}
 		}
 	}()
-	defer close(done)
+	// the library reuses conn once this handler returns: wait for the writer first
+	defer func() {
+		close(done)
+		<-writerDone
+	}()
 	conn.SetReadLimit(16 * 1024)
 	conn.SetReadDeadline(time.Now().Add(70 * time.Second))
 	conn.SetPongHandler(func(string) error { return conn.SetReadDeadline(time.Now().Add(70 * time.Second)) })
@@ -187,4 +201,14 @@ func (s *Server) agentSocket(conn *websocket.Conn) {
 			s.chat.Push(f.ConversationID, map[string]any{"type": "typing", "on": f.On, "name": agent.Name})
 		}
 	}
+}
+
+// sameOrigin tells whether an Origin header names this host (an empty one is a
+// non-browser client).
+func sameOrigin(origin, host string) bool {
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	return err == nil && strings.EqualFold(u.Host, host)
 }

@@ -34,6 +34,7 @@ type Conversation struct {
 	FirstResponseAt       *time.Time     `json:"first_response_at"`
 	ResolvedAt            *time.Time     `json:"resolved_at"`
 	LastMessageID         int64          `json:"last_message_id"`
+	SLA                   *SLAStatus     `json:"sla"` // due times and breach (store/sla.go)
 }
 
 // ContactSummary is the part of a contact a conversation carries.
@@ -65,7 +66,8 @@ const conversationSelect = `SELECT c.id, c.number, c.inbox_id, i.kind, c.status,
 	COALESCE((SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM conversation_tags t WHERE t.conversation_id = c.id ORDER BY tag)), ''),
 	CASE WHEN c.last_inbound_message_id <= COALESCE(r.last_read_id, 0) THEN 0 ELSE
 		(SELECT COUNT(*) FROM (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in'
-		AND m.id > COALESCE(r.last_read_id, 0) LIMIT 99)) END
+		AND m.id > COALESCE(r.last_read_id, 0) LIMIT 99)) END,
+	` + SLASelectColumns + `
 	FROM conversations c
 	JOIN inboxes i ON i.id = c.inbox_id
 	JOIN contacts ct ON ct.id = c.contact_id
@@ -75,10 +77,12 @@ func scanConversation(sc interface{ Scan(...any) error }) (*Conversation, error)
 	var c Conversation
 	var assignee sql.NullInt64
 	var snoozed, lastCustomer, firstResp, resolved sql.NullString
+	var frDue, resDue, breached, nextDue sql.NullString
 	var created, last, tags string
 	err := sc.Scan(&c.ID, &c.Number, &c.InboxID, &c.Channel, &c.Status, &c.Priority, &assignee, &c.Subject,
 		&c.Contact.ID, &c.Contact.Name, &c.Contact.Email, &c.Preview, &snoozed, &created, &last,
-		&lastCustomer, &firstResp, &resolved, &c.LastMessageID, &tags, &c.Unread)
+		&lastCustomer, &firstResp, &resolved, &c.LastMessageID, &tags, &c.Unread,
+		&frDue, &resDue, &breached, &nextDue)
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +95,7 @@ func scanConversation(sc interface{ Scan(...any) error }) (*Conversation, error)
 	c.LastCustomerMessageAt = parseNullTime(lastCustomer)
 	c.FirstResponseAt = parseNullTime(firstResp)
 	c.ResolvedAt = parseNullTime(resolved)
+	c.SLA = scanSLA(frDue, resDue, breached, nextDue)
 	c.Tags = []string{}
 	if tags != "" {
 		c.Tags = strings.Split(tags, "\x1f")
@@ -119,6 +124,9 @@ type ConversationFilter struct {
 	Cursor    string
 	// AgentID is who is looking: "me" and the unread counts are theirs.
 	AgentID int64
+	// Sort "due" lists the earliest pending SLA target first; SLA filters "breached" or
+	// "due_soon" (store/sla.go).
+	Sort, SLA string
 }
 
 // Conversations lists conversations, newest activity first, a page at a time. It
@@ -168,7 +176,28 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]*Con
 		where = append(where, clause)
 		args = append(args, qargs...)
 	}
-	if f.Cursor != "" {
+	slaWhere, slaArgs, err := SLAFilter(f.SLA, s.Now())
+	if err != nil {
+		return nil, "", err
+	}
+	if slaWhere != "" {
+		where = append(where, slaWhere)
+		args = append(args, slaArgs...)
+	}
+	order := "c.last_message_at DESC, c.id DESC"
+	if f.Sort == "due" {
+		order = SLADueOrder
+	} else if f.Sort != "" && f.Sort != "activity" {
+		return nil, "", invalid("sort must be activity or due, not %q", f.Sort)
+	}
+	if f.Cursor != "" && f.Sort == "due" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return nil, "", invalid("cursor is not one this server gave out")
+		}
+		where = append(where, SLADueAfter)
+		args = append(args, at, at, id)
+	} else if f.Cursor != "" {
 		at, id, err := decodeCursor(f.Cursor)
 		if err != nil {
 			return nil, "", invalid("cursor is not one this server gave out")
@@ -176,7 +205,7 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]*Con
 		where = append(where, "(c.last_message_at < ? OR (c.last_message_at = ? AND c.id < ?))")
 		args = append(args, at, at, id)
 	}
-	q := conversationSelect + " WHERE " + strings.Join(where, " AND ") + " ORDER BY c.last_message_at DESC, c.id DESC LIMIT ?"
+	q := conversationSelect + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT ?"
 	args = append(args, f.Limit+1)
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
@@ -199,6 +228,9 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]*Con
 		out = out[:f.Limit]
 		last := out[len(out)-1]
 		next = encodeCursor(formatTime(last.LastMessageAt), last.ID)
+		if f.Sort == "due" {
+			next = SLADueCursor(last)
+		}
 	}
 	return out, next, nil
 }
@@ -440,6 +472,7 @@ func sortedKeys(m map[string]bool) []string {
 }
 
 var _ = fmt.Sprintf
+
 // ConversationsByID loads conversations keyed by id in one statement (no viewer, so
 // unread counts are the inbound messages nobody in particular has read).
 func (s *Store) ConversationsByID(ctx context.Context, ids []int64) (map[int64]*Conversation, error) {

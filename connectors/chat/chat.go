@@ -17,6 +17,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"sync"
 	"time"
@@ -41,6 +43,7 @@ type Socket interface {
 	SetReadDeadline(t time.Time) error
 	SetWriteDeadline(t time.Time) error
 	SetPongHandler(h func(appData string) error)
+	UnderlyingConn() net.Conn
 	Close() error
 }
 
@@ -544,8 +547,11 @@ func (ss *session) sendError(code, msg string) {
 // writeLoop is the only writer of the socket; it also pings so dead peers are found,
 // and it closes the socket when the session ends.
 func (ss *session) writeLoop() {
-	defer close(ss.writerDone)
-	defer ss.sock.Close()
+	defer func() {
+		ss.linger()
+		ss.sock.Close()
+		close(ss.writerDone)
+	}()
 	ping := time.NewTicker(30 * time.Second)
 	defer ping.Stop()
 	for {
@@ -577,6 +583,22 @@ func (ss *session) writeLoop() {
 			return
 		}
 	}
+}
+
+// linger reads and discards what the visitor still sends, for a moment, before the
+// socket closes: closing with unread data (the rest of an oversized frame) makes the
+// kernel answer with a reset, and the visitor would never read the error and close
+// frames that say why.
+func (ss *session) linger() {
+	c := ss.sock.UnderlyingConn()
+	if c == nil {
+		return
+	}
+	if tc, ok := c.(interface{ CloseWrite() error }); ok {
+		tc.CloseWrite()
+	}
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	io.Copy(io.Discard, io.LimitReader(c, 1<<20))
 }
 
 func (s *Server) join(ss *session, convID int64) {

@@ -1,0 +1,656 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+	_ "time/tzdata" // company time zones work on a machine without a zoneinfo database
+
+	"github.com/gofiber/fiber/v2"
+
+	"kibo/server/gdpr"
+	"kibo/store"
+)
+
+// Data requests (GDPR): the API of PROTOCOL.md, the detection hook on inbound messages,
+// contact export and erasure, and the company settings the deadlines depend on. The law
+// lives in server/gdpr; the SQL in store; this file puts the clock and the company's
+// time zone between them.
+
+// Company settings the deadlines depend on.
+const (
+	settingTimezone = "company_timezone"
+	settingRule     = "data_request_rule"
+)
+
+// companySettings validates each setting the settings API exposes; a new setting is
+// one more entry here.
+var companySettings = map[string]struct {
+	def      string
+	validate func(string) error
+}{
+	settingTimezone: {"UTC", func(v string) error {
+		if v == "" || v == "Local" {
+			return errors.New("company_timezone must be an IANA time zone such as Europe/Berlin")
+		}
+		if _, err := time.LoadLocation(v); err != nil {
+			return fmt.Errorf("company_timezone %q is not a time zone Kibo knows (use an IANA name such as Europe/Berlin)", v)
+		}
+		return nil
+	}},
+	settingRule: {string(gdpr.RuleEarlier), func(v string) error {
+		if !gdpr.Rule(v).Valid() {
+			return fmt.Errorf("data_request_rule must be %q, %q or %q", gdpr.RuleEarlier, gdpr.RuleMonth, gdpr.Rule30Days)
+		}
+		return nil
+	}},
+}
+
+// dataRequestPolicy is how the company counts deadlines.
+type dataRequestPolicy struct {
+	loc  *time.Location
+	rule gdpr.Rule
+}
+
+func (s *Server) dataRequestPolicy(ctx context.Context) (dataRequestPolicy, error) {
+	v, err := s.store.Settings(ctx, settingTimezone, settingRule)
+	if err != nil {
+		return dataRequestPolicy{}, err
+	}
+	p := dataRequestPolicy{loc: time.UTC, rule: gdpr.RuleEarlier}
+	if z := v[settingTimezone]; z != "" {
+		if loc, err := time.LoadLocation(z); err == nil {
+			p.loc = loc
+		}
+	}
+	if r := gdpr.Rule(v[settingRule]); r.Valid() {
+		p.rule = r
+	}
+	return p, nil
+}
+
+// withDaysLeft fills the days left until a request is due, in the company's calendar.
+func withDaysLeft(dr *store.DataRequest, now time.Time, p dataRequestPolicy) *store.DataRequest {
+	if dr != nil && !dr.Closed() {
+		d := gdpr.DaysLeft(dr.EffectiveDueAt, now, p.loc)
+		dr.DaysLeft = &d
+	}
+	return dr
+}
+
+func (s *Server) publishDataRequest(dr *store.DataRequest) {
+	s.hub.Publish(map[string]any{"type": "data_request.updated", "data_request": dr})
+}
+
+// ---- detection
+
+// detectDataRequest suggests a data request when an inbound message looks like one. It
+// costs no statement unless the detector fires.
+func (s *Server) detectDataRequest(ctx context.Context, conv *store.Conversation, msg *store.Message) {
+	if msg.Direction != "in" || msg.Auto || msg.Private {
+		return
+	}
+	subject := ""
+	if conv.Channel == "email" {
+		subject = conv.Subject // on other channels the subject is the first message's opening words
+	}
+	sug, ok := gdpr.Detect(subject, msg.Text)
+	if !ok {
+		return
+	}
+	p, err := s.dataRequestPolicy(ctx)
+	if err != nil {
+		s.log.Warn("data request detection: settings", "err", err)
+		return
+	}
+	// The legal clock starts when the message was received, not when an agent confirms.
+	received := msg.CreatedAt
+	dr, created, err := s.store.SuggestDataRequest(ctx, store.NewDataRequest{
+		ConversationID: conv.ID, MessageID: msg.ID, Type: sug.Type, ReceivedAt: received,
+		DueAt: gdpr.DueDate(received, p.rule, p.loc), DueRule: string(p.rule),
+		Confidence: sug.Confidence, Lang: sug.Lang, Evidence: sug.Evidence,
+		Change: fmt.Sprintf("suggested by Kibo (%s, %.0f%% sure) from message %d", sug.Type, sug.Confidence*100, msg.ID),
+	})
+	if err != nil {
+		s.log.Warn("data request detection: store", "conversation", conv.ID, "err", err)
+		return
+	}
+	if created {
+		s.publishDataRequest(withDaysLeft(dr, s.cfg.Now(), p))
+	}
+}
+
+// ---- requests
+
+func (s *Server) listDataRequests(c *fiber.Ctx) error {
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	contact, err := queryInt(c, "contact")
+	if err != nil {
+		return err
+	}
+	conv, err := queryInt(c, "conversation")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	p, err := s.dataRequestPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	list, next, err := s.store.DataRequests(ctx, store.DataRequestFilter{
+		Status: c.Query("status"), Type: c.Query("type"), ContactID: contact, ConversationID: conv,
+		Limit: int(limit), Cursor: c.Query("cursor"),
+	})
+	if err != nil {
+		return err
+	}
+	now := s.cfg.Now()
+	for _, dr := range list {
+		withDaysLeft(dr, now, p)
+	}
+	return c.JSON(fiber.Map{"data_requests": list, "next_cursor": next})
+}
+
+func (s *Server) countDataRequests(c *fiber.Ctx) error {
+	n, err := s.store.CountDataRequests(c.UserContext(), s.cfg.Now())
+	if err != nil {
+		return err
+	}
+	return c.JSON(n)
+}
+
+func (s *Server) getDataRequest(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	p, err := s.dataRequestPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	dr, err := s.store.DataRequest(ctx, id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(withDaysLeft(dr, s.cfg.Now(), p))
+}
+
+// createDataRequest opens a request from a conversation (the contact is taken from
+// it) or for a contact. It counts from received_at when given (a letter that came by
+// post last week), else from now; never from the future.
+func (s *Server) createDataRequest(c *fiber.Ctx) error {
+	var body struct {
+		ConversationID int64      `json:"conversation_id"`
+		ContactID      int64      `json:"contact_id"`
+		Type           string     `json:"type"`
+		ReceivedAt     *time.Time `json:"received_at"`
+		AssigneeID     int64      `json:"assignee_id"`
+	}
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	if body.Type == "" {
+		body.Type = gdpr.TypeOther
+	}
+	ctx := c.UserContext()
+	agent := currentAgent(c)
+	now := s.cfg.Now()
+	received := now
+	if body.ReceivedAt != nil {
+		if body.ReceivedAt.After(now.Add(time.Minute)) {
+			return errUnprocessable("received_at is in the future: a request counts from when it reached the company")
+		}
+		received = body.ReceivedAt.UTC()
+	}
+	p, err := s.dataRequestPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	dr, _, err := s.store.OpenDataRequest(ctx, store.NewDataRequest{
+		ConversationID: body.ConversationID, ContactID: body.ContactID, Type: body.Type, ReceivedAt: received,
+		DueAt: gdpr.DueDate(received, p.rule, p.loc), DueRule: string(p.rule), AssigneeID: body.AssigneeID, AgentID: agent.ID,
+	})
+	if err != nil {
+		return err
+	}
+	withDaysLeft(dr, now, p)
+	s.publishDataRequest(dr)
+	return c.Status(fiber.StatusCreated).JSON(dr)
+}
+
+// updateDataRequest confirms, dismisses, assigns, retypes, extends, completes or
+// refuses a request. Extending tells the customer why on the request's conversation
+// first (Art. 12(3) asks that they be told within the first month): the extension is
+// recorded only once the notice is stored and on its way.
+func (s *Server) updateDataRequest(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	var raw map[string]json.RawMessage
+	if err := decodeBody(c, &raw); err != nil {
+		return err
+	}
+	var body struct {
+		Status       *string `json:"status"`
+		Type         *string `json:"type"`
+		ExtendReason string  `json:"extend_reason"`
+		ExtendMonths int     `json:"extend_months"`
+		Notify       *bool   `json:"notify"`
+		NoticeText   string  `json:"notice_text"`
+	}
+	var u store.DataRequestUpdate
+	for key, v := range raw {
+		var err error
+		switch key {
+		case "status":
+			err = json.Unmarshal(v, &body.Status)
+		case "type":
+			err = json.Unmarshal(v, &body.Type)
+		case "assignee_id":
+			var a *int64
+			if err = json.Unmarshal(v, &a); err == nil {
+				u.AssigneeID = ptrTo(int64(0))
+				if a != nil {
+					u.AssigneeID = a
+				}
+			}
+		case "extend_reason":
+			err = json.Unmarshal(v, &body.ExtendReason)
+		case "extend_months":
+			err = json.Unmarshal(v, &body.ExtendMonths)
+		case "notify":
+			err = json.Unmarshal(v, &body.Notify)
+		case "notice_text":
+			err = json.Unmarshal(v, &body.NoticeText)
+		default:
+			return errBadRequest("%q can't be changed here: use status, type, assignee_id, extend_reason, extend_months, notify or notice_text", key)
+		}
+		if err != nil {
+			return errBadRequest("%s: %v", key, err)
+		}
+	}
+	u.Status, u.Type = body.Status, body.Type
+	ctx := c.UserContext()
+	agent := currentAgent(c)
+	p, err := s.dataRequestPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	extend := body.Status != nil && *body.Status == "extended"
+	var ext *extension
+	if extend {
+		cur, err := s.store.DataRequest(ctx, id)
+		if err != nil {
+			return err
+		}
+		if cur.ExtendedDueAt != nil && cur.Status != "extended" {
+			extend = false // back to "extended" after verifying: no new extension
+		} else if ext, err = s.planExtension(ctx, cur, body.ExtendReason, body.ExtendMonths, p); err != nil {
+			return err
+		}
+	}
+	if extend && (body.Notify == nil || *body.Notify) {
+		text := strings.TrimSpace(body.NoticeText)
+		if text == "" {
+			text = ext.notice
+		}
+		if ext.conversationID == 0 {
+			return errUnprocessable("there is no conversation with this customer to tell them of the extension: open one, or extend with \"notify\":false once you have told them another way")
+		}
+		msg, err := s.reply(ctx, ext.conversationID, agent, text, false, "")
+		if err != nil {
+			return fmt.Errorf("the extension notice could not be sent, so the request was not extended: %w", err)
+		}
+		u.Notes = append(u.Notes, fmt.Sprintf("told the customer why, in message %d", msg.ID))
+	}
+	now := s.cfg.Now()
+	dr, err := s.store.UpdateDataRequest(ctx, id, agent.ID, func(cur *store.DataRequest) (store.DataRequestUpdate, error) {
+		if !extend {
+			return u, nil
+		}
+		// the same check again, against the row as it is now
+		due, err := gdpr.Extend(cur.ReceivedAt, cur.DueAt, now, cur.ExtendedDueAt != nil, ext.months, p.loc)
+		if err != nil {
+			return u, extensionError(err)
+		}
+		u.ExtendedDueAt, u.ExtendReason = &due, ext.reason
+		u.ExtensionNote = fmt.Sprintf("extended by %d month%s, now due %s", ext.months, plural(ext.months), companyDate(due, p.loc))
+		return u, nil
+	})
+	if err != nil {
+		return err
+	}
+	withDaysLeft(dr, now, p)
+	s.publishDataRequest(dr)
+	return c.JSON(dr)
+}
+
+// extension is a planned extension: the new due date, the drafted notice and where to
+// send it.
+type extension struct {
+	months         int
+	reason         string
+	due            time.Time
+	notice         string
+	conversationID int64
+}
+
+func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reason string, months int, p dataRequestPolicy) (*extension, error) {
+	reason = strings.TrimSpace(reason)
+	if reason == "" {
+		return nil, errUnprocessable("an extension needs extend_reason: the customer must be told why (Art. 12(3) GDPR)")
+	}
+	if months == 0 {
+		months = 2
+	}
+	if cur.Closed() {
+		return nil, &store.ConflictError{Message: "a " + cur.Status + " request can't be extended"}
+	}
+	due, err := gdpr.Extend(cur.ReceivedAt, cur.DueAt, s.cfg.Now(), cur.ExtendedDueAt != nil, months, p.loc)
+	if err != nil {
+		return nil, extensionError(err)
+	}
+	ext := &extension{months: months, reason: reason, due: due}
+	name := ""
+	if cur.Contact != nil {
+		name = cur.Contact.Name
+	}
+	ext.notice = gdpr.DraftExtensionNotice(cur.Lang, name, due, reason, p.loc)
+	ext.conversationID, err = s.requestConversation(ctx, cur)
+	return ext, err
+}
+
+// requestConversation is where to write to the person behind a request: the
+// conversation it came from, else their latest one (0 when there is none).
+func (s *Server) requestConversation(ctx context.Context, dr *store.DataRequest) (int64, error) {
+	if dr.ConversationID != nil {
+		return *dr.ConversationID, nil
+	}
+	if dr.ContactID == nil {
+		return 0, nil
+	}
+	convs, _, err := s.store.Conversations(ctx, store.ConversationFilter{ContactID: *dr.ContactID, Limit: 1})
+	if err != nil || len(convs) == 0 {
+		return 0, err
+	}
+	return convs[0].ID, nil
+}
+
+func extensionError(err error) error {
+	switch {
+	case errors.Is(err, gdpr.ErrDeadlinePassed), errors.Is(err, gdpr.ErrAlreadyExtended):
+		return &store.ConflictError{Message: strings.TrimPrefix(err.Error(), "gdpr: ")}
+	case errors.Is(err, gdpr.ErrBadExtension):
+		return errUnprocessable("extend_months must be 1 or 2: the GDPR allows at most two further months")
+	}
+	return err
+}
+
+// draftDataRequestMessage shows the message Kibo would send: kind=extension (with
+// months and reason) or kind=erasure.
+func (s *Server) draftDataRequestMessage(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	p, err := s.dataRequestPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	dr, err := s.store.DataRequest(ctx, id)
+	if err != nil {
+		return err
+	}
+	name := ""
+	if dr.Contact != nil {
+		name = dr.Contact.Name
+	}
+	switch c.Query("kind", "extension") {
+	case "extension":
+		months, _ := strconv.Atoi(c.Query("months", "2"))
+		due, err := gdpr.Extend(dr.ReceivedAt, dr.DueAt, s.cfg.Now(), dr.ExtendedDueAt != nil, months, p.loc)
+		if err != nil {
+			return extensionError(err)
+		}
+		return c.JSON(fiber.Map{"kind": "extension", "extended_due_at": due,
+			"text": gdpr.DraftExtensionNotice(dr.Lang, name, due, c.Query("reason"), p.loc)})
+	case "erasure":
+		return c.JSON(fiber.Map{"kind": "erasure", "text": gdpr.DraftErasureConfirmation(dr.Lang, name)})
+	}
+	return errBadRequest("kind must be extension or erasure")
+}
+
+// ---- export and erasure
+
+// exportContact answers everything held about a contact: one JSON document by default
+// (PROTOCOL.md), or with ?format=zip a ZIP of JSON files, the attachment files and a
+// readable index.html. Every export is audited.
+func (s *Server) exportContact(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	format := c.Query("format", "json")
+	if format != "json" && format != "zip" {
+		return errBadRequest("format must be json or zip")
+	}
+	ctx := c.UserContext()
+	ex, err := s.store.ExportContact(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.store.Audit(ctx, "agent", currentAgent(c).ID, "contact.export", "contact", strconv.FormatInt(id, 10), map[string]any{"format": format}); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("kibo-contact-%d", id)
+	c.Set("Cache-Control", "no-store")
+	if format == "json" {
+		return c.JSON(ex)
+	}
+	var buf bytes.Buffer
+	if err := s.store.WriteZIP(ex, &buf); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/zip")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+name+`.zip"`)
+	return c.Send(buf.Bytes())
+}
+
+// eraseContact erases a person (admins only, with "confirm":true). With "notify" it
+// first sends the erasure confirmation on the request's conversation and waits until
+// the channel took it: afterwards Kibo no longer knows where to send it.
+func (s *Server) eraseContact(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Confirm       bool   `json:"confirm"`
+		DataRequestID int64  `json:"data_request_id"`
+		Notify        bool   `json:"notify"`
+		NoticeText    string `json:"notice_text"`
+	}
+	if len(c.Body()) > 0 {
+		if err := decodeBody(c, &body); err != nil {
+			return err
+		}
+	}
+	if !body.Confirm {
+		return errUnprocessable("erasing a contact can't be undone: send {\"confirm\":true} to go ahead")
+	}
+	ctx := c.UserContext()
+	agent := currentAgent(c)
+	if _, err := s.store.Contact(ctx, id); err != nil {
+		return err
+	}
+	if body.Notify {
+		if err := s.sendErasureConfirmation(ctx, id, body.DataRequestID, agent, body.NoticeText); err != nil {
+			return err
+		}
+	}
+	res, err := s.store.EraseContact(ctx, id, store.ErasureOptions{ActorID: agent.ID, DataRequestID: body.DataRequestID})
+	if err != nil {
+		return err
+	}
+	s.hub.Publish(map[string]any{"type": "contact.erased", "contact_id": id, "conversation_ids": res.ConversationIDs})
+	if p, err := s.dataRequestPolicy(ctx); err == nil {
+		for _, rid := range res.DataRequests {
+			if dr, err := s.store.DataRequest(ctx, rid); err == nil {
+				s.publishDataRequest(withDaysLeft(dr, s.cfg.Now(), p))
+			}
+		}
+	}
+	return c.JSON(res)
+}
+
+// erasureNoticeWait is how long an erasure waits for the channel to take the
+// confirmation before it gives up and leaves the contact as it is.
+var erasureNoticeWait = 20 * time.Second
+
+func (s *Server) sendErasureConfirmation(ctx context.Context, contactID, requestID int64, agent *store.Agent, text string) error {
+	dr := &store.DataRequest{ContactID: &contactID}
+	if requestID != 0 {
+		var err error
+		if dr, err = s.store.DataRequest(ctx, requestID); err != nil {
+			return err
+		}
+		if dr.ContactID == nil || *dr.ContactID != contactID {
+			return errUnprocessable(fmt.Sprintf("data request %d is not one of contact %d's", requestID, contactID))
+		}
+	}
+	convID, err := s.requestConversation(ctx, dr)
+	if err != nil {
+		return err
+	}
+	if convID == 0 {
+		return errUnprocessable("there is no conversation with this contact to send the confirmation on: erase without \"notify\"")
+	}
+	if strings.TrimSpace(text) == "" {
+		ct, err := s.store.Contact(ctx, contactID)
+		if err != nil {
+			return err
+		}
+		text = gdpr.DraftErasureConfirmation(dr.Lang, ct.Name)
+	}
+	msg, err := s.reply(ctx, convID, agent, text, false, "")
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(erasureNoticeWait)
+	for msg.Delivery == "queued" && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+		if msg, err = s.store.Message(ctx, msg.ID); err != nil {
+			return err
+		}
+	}
+	switch msg.Delivery {
+	case "sent":
+		return nil
+	case "failed":
+		return &store.ConflictError{Message: "the confirmation could not be delivered (" + msg.DeliveryError + "), so nothing was erased: fix the channel, or erase without \"notify\""}
+	}
+	return &store.ConflictError{Message: "the confirmation is still waiting for its channel, so nothing was erased yet: try again in a minute, or erase without \"notify\""}
+}
+
+// ---- settings
+
+func (s *Server) getCompanySettings(c *fiber.Ctx) error {
+	keys := make([]string, 0, len(companySettings))
+	for k := range companySettings {
+		keys = append(keys, k)
+	}
+	v, err := s.store.Settings(c.UserContext(), keys...)
+	if err != nil {
+		return err
+	}
+	out := fiber.Map{}
+	for k, def := range companySettings {
+		out[k] = def.def
+		if x, ok := v[k]; ok {
+			out[k] = x
+		}
+	}
+	out["data_request_rules"] = []gdpr.Rule{gdpr.RuleEarlier, gdpr.RuleMonth, gdpr.Rule30Days}
+	return c.JSON(out)
+}
+
+func (s *Server) updateCompanySettings(c *fiber.Ctx) error {
+	var body map[string]string
+	if err := decodeBody(c, &body); err != nil {
+		return err
+	}
+	for k, v := range body {
+		def, ok := companySettings[k]
+		if !ok {
+			return errBadRequest("%q is not a setting that can be changed here", k)
+		}
+		if err := def.validate(strings.TrimSpace(v)); err != nil {
+			return errUnprocessable(err.Error())
+		}
+		body[k] = strings.TrimSpace(v)
+	}
+	if err := s.store.SetSettings(c.UserContext(), body, currentAgent(c).ID); err != nil {
+		return err
+	}
+	return s.getCompanySettings(c)
+}
+
+// ---- notifications
+
+func (s *Server) listNotifications(c *fiber.Ctx) error {
+	limit, err := queryInt(c, "limit")
+	if err != nil {
+		return err
+	}
+	list, unread, err := s.store.Notifications(c.UserContext(), currentAgent(c).ID, int(limit))
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"notifications": list, "unread": unread, "next_cursor": ""})
+}
+
+func (s *Server) readNotifications(c *fiber.Ctx) error {
+	var body struct {
+		UpTo int64 `json:"up_to"`
+	}
+	if len(c.Body()) > 0 {
+		if err := decodeBody(c, &body); err != nil {
+			return err
+		}
+	}
+	if err := s.store.MarkNotificationsRead(c.UserContext(), currentAgent(c).ID, body.UpTo); err != nil {
+		return err
+	}
+	return c.SendStatus(fiber.StatusNoContent)
+}
+
+// ---- small helpers
+
+func ptrTo[T any](v T) *T { return &v }
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+// companyDate writes a due date as the company reads it: the day in its time zone.
+func companyDate(t time.Time, loc *time.Location) string {
+	return t.In(loc).Format("2 January 2006") + " (" + loc.String() + ")"
+}

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"fmt"
+	"html"
+	"html/template"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"kibo/store"
+)
+
+// reportRange reads from and to: dates (2026-03-01, both days included, in the business
+// time zone) or RFC 3339 times (to excluded). The default is the last 14 days.
+func (s *Server) reportRange(c *fiber.Ctx, loc *time.Location) (from, to time.Time, err error) {
+	now := s.cfg.Now().In(loc)
+	y, m, d := now.Date()
+	to = time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+	from = to.AddDate(0, 0, -14)
+	parse := func(name string, end bool) (time.Time, bool, error) {
+		v := c.Query(name)
+		if v == "" {
+			return time.Time{}, false, nil
+		}
+		if t, err := time.ParseInLocation("2006-01-02", v, loc); err == nil {
+			if end {
+				t = t.AddDate(0, 0, 1)
+			}
+			return t, true, nil
+		}
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t, true, nil
+		}
+		return time.Time{}, false, errBadRequest("%s must be a date like 2026-03-01 or an RFC 3339 time", name)
+	}
+	if t, ok, err := parse("from", false); err != nil {
+		return from, to, err
+	} else if ok {
+		from = t
+	}
+	if t, ok, err := parse("to", true); err != nil {
+		return from, to, err
+	} else if ok {
+		to = t
+	}
+	return from, to, nil
+}
+
+// GET /api/v1/reports?from=&to=: the figures as JSON.
+func (s *Server) reportsJSON(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	loc := s.businessLocation(ctx)
+	from, to, err := s.reportRange(c, loc)
+	if err != nil {
+		return err
+	}
+	r, err := s.store.Report(ctx, from, to, loc)
+	if err != nil {
+		return err
+	}
+	return c.JSON(r)
+}
+
+// GET /reports: the same figures as a page, charts drawn by the server.
+func (s *Server) reportsPage(c *fiber.Ctx) error {
+	ctx := c.UserContext()
+	loc := s.businessLocation(ctx)
+	from, to, err := s.reportRange(c, loc)
+	if err != nil {
+		return err
+	}
+	r, err := s.store.Report(ctx, from, to, loc)
+	if err != nil {
+		return err
+	}
+	type row struct {
+		Name          string
+		Count         int
+		Median, P90   string
+		MedianS, P90S int64
+	}
+	rows := func(list []store.TimeStat, byChannel bool) []row {
+		out := []row{}
+		for _, st := range list {
+			name := st.Name
+			if byChannel {
+				name = channelWords[st.Channel]
+			}
+			out = append(out, row{name, st.Count, humanSeconds(st.MedianSeconds), humanSeconds(st.P90Seconds), st.MedianSeconds, st.P90Seconds})
+		}
+		return out
+	}
+	totals := []row{}
+	for _, ch := range r.Channels {
+		totals = append(totals, row{Name: channelWords[ch], Count: sum(r.Conversations[ch]), MedianS: int64(sum(r.Messages[ch]))})
+	}
+	return s.render(c, fiber.StatusOK, "reports.html", "Reports", map[string]any{
+		"Report": r, "From": from.In(loc).Format("2006-01-02"), "To": to.In(loc).AddDate(0, 0, -1).Format("2006-01-02"),
+		"VolumeChart":   volumeChart(r),
+		"FirstResponse": row{"All", r.FirstResponse.Overall.Count, humanSeconds(r.FirstResponse.Overall.MedianSeconds), humanSeconds(r.FirstResponse.Overall.P90Seconds), 0, 0},
+		"Resolution":    row{"All", r.Resolution.Overall.Count, humanSeconds(r.Resolution.Overall.MedianSeconds), humanSeconds(r.Resolution.Overall.P90Seconds), 0, 0},
+		"FRByChannel":   rows(r.FirstResponse.ByChannel, true), "FRByAgent": rows(r.FirstResponse.ByAgent, false),
+		"ResByChannel": rows(r.Resolution.ByChannel, true), "ResByAgent": rows(r.Resolution.ByAgent, false),
+		"FRChart":  timeChart(r.FirstResponse.ByChannel),
+		"ResChart": timeChart(r.Resolution.ByChannel),
+		"Totals":   totals, "ChannelNames": channelWords,
+	})
+}
+
+var channelWords = map[string]string{"chat": "Chat", "email": "E-mail", "messenger": "Messenger", "x": "X"}
+
+var channelColors = map[string]string{"chat": "#2f6fed", "email": "#8b5cf6", "messenger": "#0ea5e9", "x": "#334155"}
+
+func channelColor(ch string) string {
+	if c, ok := channelColors[ch]; ok {
+		return c
+	}
+	return "#94a3b8"
+}
+
+// volumeChart draws new conversations per day as bars stacked by channel.
+func volumeChart(r *store.Report) template.HTML {
+	const w, h, left, bottom, top = 720, 240, 36, 28, 10
+	n := len(r.Days)
+	if n == 0 {
+		return ""
+	}
+	maxDay := 1
+	for i := range r.Days {
+		t := 0
+		for _, ch := range r.Channels {
+			t += r.Conversations[ch][i]
+		}
+		maxDay = max(maxDay, t)
+	}
+	plotW, plotH := float64(w-left-4), float64(h-bottom-top)
+	slot := plotW / float64(n)
+	barW := max(1, slot*0.7)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-label="New conversations per day, by channel" preserveAspectRatio="xMidYMid meet">`, w, h)
+	// grid: 0, half, max
+	for _, v := range []int{0, maxDay / 2, maxDay} {
+		y := top + plotH - plotH*float64(v)/float64(maxDay)
+		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#e3e7ee"/><text x="%d" y="%.1f" font-size="11" text-anchor="end" fill="#5f6b7a">%d</text>`,
+			left, w-4, y, y, left-6, y+4, v)
+	}
+	labelEvery := max(1, n/10)
+	for i, day := range r.Days {
+		x := float64(left) + slot*float64(i) + (slot-barW)/2
+		y := float64(top) + plotH
+		total := 0
+		for _, ch := range r.Channels {
+			v := r.Conversations[ch][i]
+			if v == 0 {
+				continue
+			}
+			total += v
+			bh := plotH * float64(v) / float64(maxDay)
+			y -= bh
+			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %d</title></rect>`,
+				x, y, barW, bh, channelColor(ch), html.EscapeString(day), html.EscapeString(channelWords[ch]), v)
+		}
+		if i%labelEvery == 0 {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="#5f6b7a">%s</text>`, x+barW/2, h-10, html.EscapeString(day[5:]))
+		}
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// timeChart draws the median and 90th percentile per channel as horizontal bars.
+func timeChart(stats []store.TimeStat) template.HTML {
+	if len(stats) == 0 {
+		return ""
+	}
+	const w, rowH, left = 720, 34, 90
+	h := rowH*len(stats) + 8
+	var maxS int64 = 1
+	for _, st := range stats {
+		maxS = max(maxS, st.P90Seconds)
+	}
+	scale := float64(w-left-90) / float64(maxS)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-label="Median and 90th percentile by channel">`, w, h)
+	for i, st := range stats {
+		y := 4 + i*rowH
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" text-anchor="end" fill="#1c2330">%s</text>`, left-8, y+17, html.EscapeString(channelWords[st.Channel]))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="10" fill="%s" opacity="0.35"><title>90th percentile %s</title></rect>`,
+			left, y+4, max(1, float64(st.P90Seconds)*scale), channelColor(st.Channel), humanSeconds(st.P90Seconds))
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="10" fill="%s"><title>median %s</title></rect>`,
+			left, y+16, max(1, float64(st.MedianSeconds)*scale), channelColor(st.Channel), humanSeconds(st.MedianSeconds))
+		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" fill="#5f6b7a">%s / %s</text>`,
+			float64(left)+max(1, float64(st.P90Seconds)*scale)+6, y+17, humanSeconds(st.MedianSeconds), humanSeconds(st.P90Seconds))
+	}
+	b.WriteString(`</svg>`)
+	return template.HTML(b.String())
+}
+
+// GET /incidents: the admin page to declare and update incidents and see how far
+// they reached.
+func (s *Server) incidentsPage(c *fiber.Ctx) error {
+	return s.render(c, fiber.StatusOK, "incidents.html", "Incidents", nil)
+}
