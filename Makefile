@@ -7,7 +7,7 @@ export GOFLAGS
 ADDR    ?= 127.0.0.1:8080
 DATA    ?= ./data
 
-.PHONY: run build test vet fmt-check deps bench load crash conform clean
+.PHONY: run build test vet fmt-check deps bench load crash soak spike backup gendata conform clean
 
 run: build
 	./bin/kibo serve --addr $(ADDR) --data $(DATA)
@@ -29,15 +29,29 @@ fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
-# Full-size runs (see BENCHMARKS.md); none of them runs in `make test`.
+# Full-size runs (see BENCHMARKS.md); none of them runs in `make test` (small versions
+# of the crash, backup and migration checks do). Each tool has --help.
 bench:
-	go test -run '^$$' -bench . -benchtime 2s ./store/
+	bash scripts/bench.sh
 
 load: build
 	bash scripts/load.sh
 
 crash: build
 	bash scripts/crash.sh
+
+soak: build
+	go run ./scripts/soak --bin bin/kibo --conns $${CONNS:-10000}
+
+spike: build
+	go run ./scripts/spike --bin bin/kibo
+
+backup: build
+	go run ./scripts/backupcheck --bin bin/kibo
+
+# a large database for the benchmarks: make gendata OUT=/tmp/kibo-1m CONVS=1000000
+gendata:
+	go run ./scripts/gendata --out $${OUT:-/tmp/kibo-gen} --conversations $${CONVS:-100000} --messages $${MSGS:-10}
 
 clean:
 	rm -rf bin

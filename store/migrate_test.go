@@ -1,0 +1,162 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// TestMigrateFromFirstSchema builds a database at schema version 1 (only the first
+// migration file, as the first release left it), fills it with a generated inbox,
+// then opens it with the current store: every later migration must apply, the data
+// must come through intact (counts and a checksum of every message), the full-text
+// index must still answer, and the store must work on it. It logs how long the
+// upgrade took, the time the service is unavailable (BENCHMARKS.md has the figure at
+// 1M conversations).
+func TestMigrateFromFirstSchema(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	gen, err := Generate(ctx, dir, GenConfig{Conversations: 3000, MessagesPer: 6, SchemaVersion: 1, Seed: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := migrationSnapshot(t, filepath.Join(dir, "kibo.db"))
+	if before.version != 1 {
+		t.Fatalf("the generated database is at version %d, want 1", before.version)
+	}
+	if before.messages != gen.Messages || before.conversations != gen.Conversations {
+		t.Fatalf("generated %d/%d, found %d/%d", gen.Conversations, gen.Messages, before.conversations, before.messages)
+	}
+	if before.hasColumn("conversations", "sla_priority") {
+		t.Fatal("a version 1 database must not have the columns of later migrations")
+	}
+
+	start := time.Now()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatalf("open (migrate) a version 1 database: %v", err)
+	}
+	took := time.Since(start)
+	t.Logf("upgrade from version 1 to %d of %d conversations and %d messages took %s", SchemaVersion(), gen.Conversations, gen.Messages, took)
+
+	after := migrationSnapshot(t, filepath.Join(dir, "kibo.db"))
+	if after.version != SchemaVersion() {
+		t.Fatalf("after Open the schema is at version %d, want %d", after.version, SchemaVersion())
+	}
+	if after.conversations != before.conversations || after.messages != before.messages || after.contacts != before.contacts || after.tags != before.tags {
+		t.Fatalf("rows changed in the migration: before %+v, after %+v", before, after)
+	}
+	if after.checksum != before.checksum {
+		t.Fatal("message rows changed in the migration (checksum differs)")
+	}
+	if after.ftsRefund != before.ftsRefund || after.ftsRefund == 0 {
+		t.Fatalf("full-text matches for 'refund': %d before, %d after", before.ftsRefund, after.ftsRefund)
+	}
+	if after.integrity != "ok" {
+		t.Fatalf("integrity_check after the migration: %s", after.integrity)
+	}
+	for _, col := range [][2]string{{"conversations", "sla_priority"}, {"data_requests", "lang"}, {"incidents", "impact"}} {
+		if !after.hasColumn(col[0], col[1]) {
+			t.Errorf("column %s.%s missing after the migration", col[0], col[1])
+		}
+	}
+	var n int
+	s.r.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_conversation_inbound'`).Scan(&n)
+	if n != 1 {
+		t.Error("the index of the latest migration is missing")
+	}
+
+	// the store works on the upgraded data
+	page, _, err := s.Conversations(ctx, ConversationFilter{Status: "open", Limit: 50, AgentID: 1})
+	if err != nil || len(page) == 0 {
+		t.Fatalf("open conversations after the upgrade: %d, %v", len(page), err)
+	}
+	found, _, err := s.Conversations(ctx, ConversationFilter{Query: "refund", Limit: 50, AgentID: 1})
+	if err != nil || len(found) == 0 {
+		t.Fatalf("search after the upgrade: %d, %v", len(found), err)
+	}
+	c := page[0]
+	msgs, err := s.Messages(ctx, c.ID, MessageFilter{})
+	if err != nil || len(msgs) == 0 {
+		t.Fatalf("messages of conversation %d: %d, %v", c.ID, len(msgs), err)
+	}
+	res, err := s.Ingest(ctx, Incoming{InboxID: 1, Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "after-upgrade"},
+		ClientID: "after-upgrade-1", Text: "a message after the upgrade"})
+	if err != nil || res.MessageID <= int64(before.messages) {
+		t.Fatalf("ingest after the upgrade: %+v, %v", res, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// and opening again applies nothing
+	s, err = Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+}
+
+type dbSnapshot struct {
+	version                                 int
+	conversations, messages, contacts, tags int
+	ftsRefund                               int
+	checksum, integrity                     string
+	columns                                 map[string]bool
+}
+
+func (d dbSnapshot) hasColumn(table, col string) bool { return d.columns[table+"."+col] }
+
+func migrationSnapshot(t *testing.T, path string) dbSnapshot {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	d := dbSnapshot{columns: map[string]bool{}}
+	q := func(query string, dst ...any) {
+		if err := db.QueryRow(query).Scan(dst...); err != nil {
+			t.Fatalf("%s: %v", query, err)
+		}
+	}
+	q(`SELECT MAX(version) FROM schema_migrations`, &d.version)
+	q(`SELECT COUNT(*) FROM conversations`, &d.conversations)
+	q(`SELECT COUNT(*) FROM messages`, &d.messages)
+	q(`SELECT COUNT(*) FROM contacts`, &d.contacts)
+	q(`SELECT COUNT(*) FROM conversation_tags`, &d.tags)
+	q(`SELECT COUNT(*) FROM messages_fts WHERE messages_fts MATCH 'refund'`, &d.ftsRefund)
+	q(`PRAGMA integrity_check`, &d.integrity)
+	rows, err := db.Query(`SELECT id, conversation_id, direction, author_kind, COALESCE(author_id, 0), text, COALESCE(client_id, ''), COALESCE(external_id, ''), created_at FROM messages ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.New()
+	for rows.Next() {
+		var id, conv, author int64
+		var dir, kind, text, cid, ext, created string
+		if err := rows.Scan(&id, &conv, &dir, &kind, &author, &text, &cid, &ext, &created); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(h, "%d|%d|%s|%s|%d|%s|%s|%s|%s\n", id, conv, dir, kind, author, text, cid, ext, created)
+	}
+	rows.Close()
+	d.checksum = hex.EncodeToString(h.Sum(nil))
+	for _, table := range []string{"conversations", "data_requests", "incidents"} {
+		rows, err := db.Query(`SELECT name FROM pragma_table_info(?)`, table)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var name string
+			rows.Scan(&name)
+			d.columns[table+"."+name] = true
+		}
+		rows.Close()
+	}
+	return d
+}
