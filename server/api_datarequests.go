@@ -49,6 +49,13 @@ var companySettings = map[string]struct {
 		}
 		return nil
 	}},
+	// the name customers see on incident notices and automatic replies
+	"company_name": {"Kibo", func(v string) error {
+		if n := len(strings.TrimSpace(v)); n == 0 || n > 100 {
+			return errors.New("company_name must be 1 to 100 characters")
+		}
+		return nil
+	}},
 }
 
 // dataRequestPolicy is how the company counts deadlines.

@@ -127,6 +127,8 @@ func (s *Server) Start(ctx context.Context) {
 	s.replayWebhooks(ctx)
 	s.bg.Add(3)
 	go func() { defer s.bg.Done(); s.published.run(ctx) }()
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.published.runHooks(ctx) }()
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
 	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()
 	s.bg.Add(1)

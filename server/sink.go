@@ -87,10 +87,33 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 type publisher struct {
 	s  *Server
 	ch chan store.Ingested
+	// hooks run what follows a message (request detection, SLA, incident auto-reply)
+	// in their own goroutine, so they never delay the agents' events
+	hooks chan inboundHook
+}
+
+type inboundHook struct {
+	res  store.Ingested
+	conv *store.Conversation
+	msg  *store.Message
 }
 
 func newPublisher(s *Server) *publisher {
-	return &publisher{s: s, ch: make(chan store.Ingested, 8192)}
+	return &publisher{s: s, ch: make(chan store.Ingested, 8192), hooks: make(chan inboundHook, 8192)}
+}
+
+// runHooks runs the follow-ups of inbound messages in order. Its queue is never
+// dropped from: a detected data request must not be lost to a burst, so a full queue
+// slows the publisher instead.
+func (p *publisher) runHooks(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case h := <-p.hooks:
+			p.s.onInbound(ctx, h.res, h.conv, h.msg)
+		}
+	}
 }
 
 func (p *publisher) add(res store.Ingested) {
@@ -147,7 +170,11 @@ func (p *publisher) publish(ctx context.Context, batch []store.Ingested) {
 			continue
 		}
 		s.publishMessage(conv, msg)
-		s.onInbound(ctx, r, conv, msg)
+		select {
+		case p.hooks <- inboundHook{r, conv, msg}:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

@@ -253,28 +253,39 @@ func decodeCursor(c string) (string, int64, error) {
 }
 
 // searchClause turns what a person typed into a safe FTS5 query (each word quoted, the
-// last one a prefix), plus matches on the contact, the subject and the ticket number.
+// last one a prefix) and finds conversations by message text (the newest matches
+// first, bounded, so a common word costs no more than a rare one), by contact name or
+// e-mail address, by subject, or by ticket number: each through its own index.
 func searchClause(q string) (string, []any) {
 	var terms []string
 	for _, w := range strings.FieldsFunc(q, func(r rune) bool { return unicode.IsSpace(r) || r == '"' }) {
 		terms = append(terms, `"`+w+`"`)
 	}
-	clauses := []string{}
+	var parts []string
 	var args []any
 	if len(terms) > 0 {
 		terms[len(terms)-1] += "*"
-		clauses = append(clauses, "c.id IN (SELECT m.conversation_id FROM messages m WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?))")
-		args = append(args, strings.Join(terms, " "))
+		match := strings.Join(terms, " ")
+		limit := " ORDER BY rowid DESC LIMIT " + strconv.Itoa(searchLimit)
+		parts = append(parts,
+			`SELECT m.conversation_id FROM messages m WHERE m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?`+limit+`)`,
+			`SELECT c2.id FROM conversations c2 WHERE c2.contact_id IN (SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?`+limit+`)`,
+			`SELECT * FROM (SELECT rowid FROM subjects_fts WHERE subjects_fts MATCH ?`+limit+`)`)
+		args = append(args, match, match, match)
 	}
-	like := "%" + strings.NewReplacer("%", `\%`, "_", `\_`).Replace(q) + "%"
-	clauses = append(clauses, `ct.name LIKE ? ESCAPE '\'`, `ct.email LIKE ? ESCAPE '\'`, `c.subject LIKE ? ESCAPE '\'`)
-	args = append(args, like, like, like)
-	if n, err := strconv.ParseInt(strings.TrimPrefix(q, "#"), 10, 64); err == nil {
-		clauses = append(clauses, "c.number = ?")
+	if n, err := strconv.ParseInt(strings.TrimPrefix(strings.TrimSpace(q), "#"), 10, 64); err == nil {
+		parts = append(parts, `SELECT id FROM conversations WHERE number = ?`)
 		args = append(args, n)
 	}
-	return "(" + strings.Join(clauses, " OR ") + ")", args
+	if len(parts) == 0 {
+		return "0", nil
+	}
+	return "c.id IN (" + strings.Join(parts, " UNION ") + ")", args
 }
+
+// searchLimit bounds how many matching messages, contacts and subjects a search
+// reads: the newest, which is what an agent looks for.
+const searchLimit = 2000
 
 func normalizeTag(t string) string { return strings.ToLower(strings.TrimSpace(t)) }
 

@@ -182,6 +182,12 @@ func (s *Store) EraseContact(ctx context.Context, id int64, opt ErasureOptions) 
 		}
 		// Merge every segment of the full-text index, so the deleted messages' terms are
 		// gone from it rather than only marked deleted.
+		for _, fts := range []string{"contacts_fts", "subjects_fts"} {
+			// merged segments keep no trace of the deleted rows' words
+			if _, err := tx.exec(ctx, `INSERT INTO `+fts+`(`+fts+`) VALUES ('optimize')`); err != nil {
+				return err
+			}
+		}
 		if _, err := tx.exec(ctx, `INSERT INTO messages_fts(messages_fts) VALUES ('optimize')`); err != nil {
 			return fmt.Errorf("full-text index: %w", err)
 		}

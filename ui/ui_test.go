@@ -58,6 +58,8 @@ func TestPagesRender(t *testing.T) {
 		{"inbox.html", Page{Title: "Inbox", Agent: agent, CSRF: "tok123"}, []string{`content="tok123"`, AssetPath("inbox.js"), AssetPath("app.css"), `id="list"`, `id="conv"`}},
 		{"settings.html", Page{Title: "Settings", Agent: agent, CSRF: "tok"}, []string{AssetPath("settings.js"), `data-tab="tokens"`}},
 		{"contact.html", Page{Title: "Contact", Agent: agent, CSRF: "tok", Data: map[string]any{"ContactID": int64(42)}}, []string{`data-contact-id="42"`, AssetPath("contact.js")}},
+		{"datarequests.html", Page{Title: "Data requests", Agent: agent, CSRF: "tok"}, []string{AssetPath("datarequests.js"), `id="count-active"`}},
+		{"incidents.html", Page{Title: "Incidents", Agent: agent, CSRF: "tok"}, []string{AssetPath("incidents.js"), `id="incident-list"`}},
 	}
 	for _, p := range pages {
 		var buf bytes.Buffer
@@ -72,6 +74,45 @@ func TestPagesRender(t *testing.T) {
 		}
 		if strings.Contains(out, "<script>alert(1)") {
 			t.Errorf("%s: agent name not escaped", p.name)
+		}
+	}
+}
+
+// Every agent page has the same sidebar: the links between the pages (the public
+// status page in a new tab), the one for the page itself marked, and the bell.
+func TestSidebarIsShared(t *testing.T) {
+	tmpl, err := Templates()
+	if err != nil {
+		t.Fatal(err)
+	}
+	agent := testAgent{ID: 7, Name: "Sam", Email: "sam@example.com", Role: "agent"}
+	pages := map[string]string{"inbox.html": "Inbox", "settings.html": "Settings", "contact.html": "Contact", "datarequests.html": "Data requests", "incidents.html": "Incidents"}
+	for name, title := range pages {
+		var buf bytes.Buffer
+		if err := tmpl.ExecuteTemplate(&buf, name, Page{Title: title, Agent: agent, CSRF: "tok", Data: map[string]any{"ContactID": int64(1)}}); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		out := buf.String()
+		for _, w := range []string{`id="app-nav"`, `href="/data-requests"`, `id="app-count-dr"`, `id="app-overdue-dr"`, `href="/incidents"`, `href="/reports"`,
+			`href="/status" target="_blank" rel="noopener"`, `id="notif-button"`, `id="notif-count"`, `id="me-button"`, `id="logout-form"`} {
+			if !strings.Contains(out, w) {
+				t.Errorf("%s: missing %q", name, w)
+			}
+		}
+		if strings.Count(out, `<aside class="sidebar">`) != 1 || strings.Count(out, `</aside>`) != 1 {
+			t.Errorf("%s: the sidebar is not opened and closed once", name)
+		}
+		if title != "Contact" && !strings.Contains(out, `aria-current="page"`) {
+			t.Errorf("%s: no link marked as the current page", name)
+		}
+	}
+	var buf bytes.Buffer
+	if err := tmpl.ExecuteTemplate(&buf, "settings.html", Page{Title: "Settings", Agent: agent}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tab := range []string{"sla", "alerts", "company"} {
+		if !strings.Contains(buf.String(), `data-tab="`+tab+`"`) {
+			t.Errorf("settings: no %s tab", tab)
 		}
 	}
 }

@@ -48,6 +48,9 @@
   K.h = h;
   K.append = append;
   K.clear = (el) => { el.replaceChildren(); return el; };
+  // put replaces el's children with kids as h() takes them: nested lists, and null,
+  // false or true left out (replaceChildren would write those as text).
+  K.put = (el, ...kids) => { el.replaceChildren(); return append(el, kids); };
   K.$ = (sel, root) => (root || document).querySelector(sel);
 
   // safeURL lets only web, mail and same-site links through to an href.
@@ -105,6 +108,15 @@
     plug: ['M9 3v5M15 3v5', 'M6 8h12v3a6 6 0 0 1-12 0z', 'M12 17v4'],
     trash: ['M4 7h16', 'M10 11v6M14 11v6', 'M6 7l1 13h10l1-13', 'M9 7V4h6v3'],
     hash: ['M5 9h14M5 15h14M10 4 8 20M16 4l-2 16'],
+    bell: ['M6 16V11a6 6 0 0 1 12 0v5l1.5 2h-15z', 'M10 20.5a2.2 2.2 0 0 0 4 0'],
+    shield: ['M12 3 4.5 6v5.5c0 4.6 3.2 8.4 7.5 9.5 4.3-1.1 7.5-4.9 7.5-9.5V6z', 'm9 12 2.2 2.2L15.5 10'],
+    warning: ['M12 3.5 2.5 20h19z', 'M12 10v4.5M12 17.2v.3'],
+    chart: ['M4 20h16', 'M7 16v-5M12 16V6M17 16v-8'],
+    signal: [['circle', { cx: 12, cy: 12, r: 2 }], 'M8.5 8.5a5 5 0 0 0 0 7M15.5 8.5a5 5 0 0 1 0 7', 'M5.6 5.6a9 9 0 0 0 0 12.8M18.4 5.6a9 9 0 0 1 0 12.8'],
+    sort: ['M7 4v16M3.5 16.5 7 20l3.5-3.5', 'M13 6h8M13 11h6M13 16h4'],
+    download: ['M12 4v11', 'm7 10.5 5 5 5-5', 'M4.5 19.5h15'],
+    hourglass: ['M7 3.5h10M7 20.5h10', 'M8 3.5v3.2a4 4 0 0 0 1.6 3.2L12 12l2.4-2.1A4 4 0 0 0 16 6.7V3.5', 'M8 20.5v-3.2a4 4 0 0 1 1.6-3.2L12 12l2.4 2.1a4 4 0 0 1 1.6 3.2v3.2'],
+    reply: ['M9.5 7 4.5 12l5 5', 'M4.5 12h9a6 6 0 0 1 6 6v1'],
   };
 
   function icon(name, cls) {
@@ -214,6 +226,15 @@
       const d = new Date(iso);
       return DAYS[d.getDay()] + ', ' + MONTHS[d.getMonth()] + ' ' + d.getDate() + ', ' + d.getFullYear() + ' at ' + pad(d.getHours()) + ':' + pad(d.getMinutes());
     },
+    // until: "in 5m", "in 2h", "in 3d" ahead; "5m ago" past (for due times)
+    until(iso) {
+      if (!iso) return '';
+      const s = (Date.parse(iso) - Date.now()) / 1000;
+      if (isNaN(s)) return '';
+      const a = Math.abs(s);
+      const v = a < 60 ? '<1m' : a < 3600 ? Math.round(a / 60) + 'm' : a < 86400 * 2 ? Math.round(a / 3600) + 'h' : Math.round(a / 86400) + 'd';
+      return s >= 0 ? 'in ' + v : v + ' ago';
+    },
     short(iso) {
       if (!iso) return '';
       const d = new Date(iso), t = new Date();
@@ -252,7 +273,9 @@
   K.api = async function (method, path, body) {
     const opt = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
     if (method !== 'GET' && method !== 'HEAD') opt.headers['X-CSRF-Token'] = csrf;
-    if (body !== undefined) {
+    if (typeof FormData !== 'undefined' && body instanceof FormData) {
+      opt.body = body; // multipart: the browser sets the Content-Type with its boundary
+    } else if (body !== undefined) {
       opt.headers['Content-Type'] = 'application/json';
       opt.body = JSON.stringify(body);
     }
@@ -297,8 +320,10 @@
 
   // ---- toasts -----------------------------------------------------------------------
 
-  K.toast = function (msg, kind) {
+  // toast shows msg (text, or nodes such as a link) for a while; opts.ms how long.
+  K.toast = function (msg, kind, opts) {
     kind = kind || 'error';
+    opts = opts || {};
     const box = document.getElementById('toasts');
     if (!box) return;
     const t = h('div', { class: 'toast toast-' + kind, role: kind === 'error' ? 'alert' : 'status' },
@@ -307,7 +332,8 @@
       h('button', { class: 'toast-x', type: 'button', 'aria-label': 'Dismiss', onclick: () => t.remove() }, icon('close')));
     box.appendChild(t);
     while (box.children.length > 4) box.firstChild.remove();
-    setTimeout(() => { t.classList.add('out'); setTimeout(() => t.remove(), 250); }, kind === 'error' ? 7000 : 3200);
+    setTimeout(() => { t.classList.add('out'); setTimeout(() => t.remove(), 250); }, opts.ms || (kind === 'error' ? 7000 : 3200));
+    return t;
   };
 
   K.copy = async function (text, button) {
@@ -400,23 +426,47 @@
     el.appendChild(list);
     if (opts.footer) el.appendChild(opts.footer);
     render('');
+    showPop(anchor, el, opts, restore);
+    if (input) input.focus();
+    else { el.tabIndex = -1; el.focus({ preventScroll: true }); if (opts.keyboard) setActive(0); }
+  };
+
+  // showPop puts a menu or popover el under (or above) anchor, kept on screen, and
+  // makes it the open one: a click outside or Escape closes it.
+  function showPop(anchor, el, opts, restore) {
     document.body.appendChild(el);
-    // position under the anchor, kept on screen
     const r = anchor.getBoundingClientRect();
     const w = el.offsetWidth, hh = el.offsetHeight;
     let left = opts.alignRight ? r.right - w : r.left;
     left = Math.max(8, Math.min(left, innerWidth - w - 8));
-    let top = r.bottom + 4;
-    if (top + hh > innerHeight - 8) top = Math.max(8, r.top - hh - 4);
     el.style.left = left + 'px';
-    el.style.top = top + 'px';
+    if (opts.above) {
+      // anchored by its bottom edge, so content that grows later grows upwards
+      el.style.bottom = (innerHeight - r.top + 4) + 'px';
+      el.style.maxHeight = Math.max(120, r.top - 12) + 'px';
+    } else {
+      let top = r.bottom + 4;
+      if (top + hh > innerHeight - 8) top = Math.max(8, r.top - hh - 4);
+      el.style.top = top + 'px';
+    }
     anchor.classList.add('is-open');
     anchor.setAttribute('aria-expanded', 'true');
     const outside = (e) => { if (!el.contains(e.target) && !anchor.contains(e.target)) K.closeMenu(); };
     document.addEventListener('mousedown', outside, true);
     openMenu = { el, anchor, outside, onClose: opts.onClose, restore };
-    if (input) input.focus();
-    else { el.tabIndex = -1; el.focus({ preventScroll: true }); if (opts.keyboard) setActive(0); }
+  }
+
+  // popover opens free content (a node) in a menu-like panel under anchor; a second
+  // call on the same anchor closes it. Returns the panel.
+  K.popover = function (anchor, content, opts) {
+    opts = opts || {};
+    if (openMenu && openMenu.anchor === anchor) { K.closeMenu(); return null; }
+    K.closeMenu();
+    const restore = document.activeElement;
+    const el = h('div', { class: ['menu', 'popover', opts.class], role: opts.role || 'dialog', 'aria-label': opts.label || null, tabindex: '-1' }, content);
+    showPop(anchor, el, opts, restore);
+    el.focus({ preventScroll: true });
+    return el;
   };
 
   // ---- dialogs ----------------------------------------------------------------------
@@ -580,7 +630,19 @@
   // any drop, reconnects with ?since= so the server replays what was missed, in order.
   // Backoff is exponential with full jitter, capped at 30 s; coming back online, the tab
   // becoming visible or the machine waking from sleep reconnect at once.
+  // There is one socket a page: every K.live(handlers) after the first adds its
+  // handlers to it (the page's own, then the sidebar's) and gets the same controller.
+  let liveConn = null;
+  const liveSubs = [];
+  const each = (name, ev) => {
+    for (const s of liveSubs) {
+      if (!s[name]) continue;
+      try { s[name](ev); } catch (err) { console.error('kibo: event', ev && ev.type, err); }
+    }
+  };
   K.live = function (handlers) {
+    if (handlers) liveSubs.push(handlers);
+    if (liveConn) return liveConn;
     let ws = null, seq = window.KIBO_SEQ || 0, attempt = 0, timer = 0, pillTimer = 0, conn = null, connected = false;
     const pill = document.getElementById('conn-pill');
 
@@ -612,20 +674,20 @@
           attempt = 0;
           connected = true;
           setDown(false);
-          if (handlers.onOpen) handlers.onOpen(ev);
+          each('onOpen', ev);
           return;
         }
         if (ev.type === 'resync') {
           c.resync = true;
           if (c.hello != null) seq = c.hello;
-          handlers.onEvent(ev);
+          each('onEvent', ev);
           return;
         }
         if (typeof ev.seq === 'number') {
           if (ev.seq <= seq) return; // already handled before the reconnect
           seq = ev.seq;
         }
-        try { handlers.onEvent(ev); } catch (err) { console.error('kibo: event', ev.type, err); }
+        each('onEvent', ev);
       };
       s.onclose = () => {
         if (ws !== s) return;
@@ -676,15 +738,160 @@
     addEventListener('pagehide', drop);
     addEventListener('pageshow', (e) => { if (e.persisted) now(true); });
     open();
-    return {
+    liveConn = {
       send(obj) { if (ws && connected && ws.readyState === WebSocket.OPEN) { ws.send(JSON.stringify(obj)); return true; } return false; },
       get seq() { return seq; },
       get connected() { return connected; },
       reconnect: () => now(true),
     };
+    return liveConn;
   };
 
   // ---- page chrome --------------------------------------------------------------------
+
+  // The sidebar every agent page shares (layout.html): links with live counts (unread
+  // conversations, data requests, active incidents) and the notification bell. It rides
+  // on the page's socket, or opens one when the page has none.
+
+  const DR = { counts: null };
+  K.incidents = { list: null, watchers: [] };
+  // watchIncidents calls fn(list) now (when known) and whenever the incidents change.
+  K.watchIncidents = function (fn) {
+    K.incidents.watchers.push(fn);
+    if (K.incidents.list) fn(K.incidents.list);
+  };
+  function setIncidents(list) {
+    K.incidents.list = list;
+    const active = list.filter((i) => i.phase === 'active');
+    const dot = document.getElementById('app-dot-incidents');
+    if (dot) {
+      dot.hidden = !active.length;
+      dot.title = active.length ? active.length + ' active: ' + active.map((i) => i.title).join(', ') : '';
+    }
+    for (const fn of K.incidents.watchers) { try { fn(list); } catch (e) { console.error('kibo: incidents', e); } }
+  }
+  async function loadIncidents() {
+    try { setIncidents((await K.api('GET', '/incidents?limit=50')).incidents || []); } catch (e) { /* the next event tries again */ }
+  }
+  function incidentEvent(inc) {
+    if (!inc || !inc.id) return;
+    const list = (K.incidents.list || []).filter((i) => i.id !== inc.id);
+    list.unshift(inc);
+    setIncidents(list);
+  }
+
+  // setDataRequestCounts shows {active, overdue, due_soon, suggested} in the sidebar; the
+  // data requests page calls it too when it has fresh counts.
+  K.setDataRequestCounts = function (c) {
+    if (!c) return;
+    DR.counts = c;
+    const n = document.getElementById('app-count-dr'), o = document.getElementById('app-overdue-dr'), link = document.getElementById('app-link-dr');
+    if (n) n.textContent = c.active ? String(c.active) : '';
+    if (o) { o.hidden = !c.overdue; o.textContent = c.overdue ? String(c.overdue) : ''; }
+    if (link) {
+      const parts = [(c.active || 0) + ' active'];
+      if (c.overdue) parts.push(c.overdue + ' overdue');
+      if (c.due_soon) parts.push(c.due_soon + ' due within 7 days');
+      if (c.suggested) parts.push(c.suggested + ' suggested, to confirm');
+      link.title = 'Data requests: ' + parts.join(' · ') + ' (g d)';
+    }
+  };
+  const debounce = (fn, ms) => { let t = 0; return () => { clearTimeout(t); t = setTimeout(fn, ms); }; };
+  const loadDR = () => K.api('GET', '/data-requests/counts').then(K.setDataRequestCounts, () => {});
+  const loadDRSoon = debounce(loadDR, 400);
+
+  // The inbox link's unread count, on pages other than the inbox (which shows its own).
+  const onInbox = document.body.classList.contains('page-inbox');
+  const loadUnread = () => K.api('GET', '/counts').then((c) => {
+    const el = document.getElementById('app-count-inbox');
+    if (el) el.textContent = c && c.unread ? String(c.unread) : '';
+  }, () => {});
+  const loadUnreadSoon = debounce(loadUnread, 1000);
+
+  // ---- notifications
+
+  const N = { list: [], unread: 0, panel: null };
+  const loadNotifsSoon = debounce(loadNotifs, 300);
+  async function loadNotifs() {
+    let r;
+    try { r = await K.api('GET', '/notifications?limit=30'); } catch (e) { return; }
+    N.list = r.notifications || [];
+    N.unread = r.unread || 0;
+    renderBell();
+    if (N.panel && N.panel.isConnected) renderPanel();
+  }
+  function renderBell() {
+    const b = document.getElementById('notif-button'), c = document.getElementById('notif-count');
+    if (!b || !c) return;
+    c.hidden = !N.unread;
+    c.textContent = N.unread > 99 ? '99+' : String(N.unread);
+    b.title = N.unread ? 'Notifications: ' + N.unread + ' unread' : 'Notifications';
+    b.setAttribute('aria-label', b.title);
+    b.classList.toggle('has-unread', N.unread > 0);
+  }
+  const NOTIF_ICON = { sla_warning: 'clock', sla_breach: 'alert', data_request: 'shield', volume_spike: 'chart', channel_down: 'plug', daily_summary: 'note', incident: 'warning' };
+  const notifIcon = (kind) => h('span', { class: 'notif-ic notif-' + (NOTIF_ICON[kind] ? kind : 'other') }, icon(NOTIF_ICON[kind] || 'bell'));
+  function renderPanel() {
+    const p = N.panel;
+    const markAll = h('button', {
+      type: 'button', class: 'link-btn', id: 'notif-read-all', disabled: !N.unread,
+      onclick: async () => {
+        const top = N.list.reduce((m, n) => Math.max(m, n.id), 0);
+        const ok = await K.run(null, () => K.api('POST', '/notifications/read', { up_to: top }));
+        if (ok === undefined) return;
+        const now = new Date().toISOString();
+        for (const n of N.list) if (!n.read_at) n.read_at = now;
+        N.unread = 0;
+        renderBell(); renderPanel();
+        loadNotifsSoon();
+      },
+    }, 'Mark all read');
+    const items = N.list.map((n) => {
+      const href = K.safeURL(n.link);
+      return h(href ? 'a' : 'div', { class: ['notif', !n.read_at && 'unread'], href: href || null, 'data-id': n.id },
+        notifIcon(n.kind),
+        h('span', { class: 'notif-main' }, h('span', { class: 'notif-text' }, n.text || ''), K.relTime(n.created_at, 'notif-time')),
+        !n.read_at ? h('span', { class: 'notif-dot', title: 'Unread' }) : null);
+    });
+    K.put(p,
+      h('div', { class: 'notif-head' }, h('h3', null, 'Notifications'), markAll),
+      h('div', { class: 'notif-list', id: 'notif-list' }, items.length ? items : h('div', { class: 'notif-empty' }, icon('bell'), h('p', null, 'Nothing yet. Deadlines, SLA breaches and channel trouble show up here.'))));
+  }
+  function toggleNotifs(btn) {
+    const p = h('div', { class: 'notif-panel', id: 'notif-panel' });
+    N.panel = p;
+    renderPanel();
+    const el = K.popover(btn, p, { class: 'notif-pop', label: 'Notifications', above: true });
+    if (!el) { N.panel = null; return; }
+    loadNotifs();
+  }
+
+  function chromeEvent(ev) {
+    switch (ev.type) {
+      case 'resync':
+        loadDRSoon(); loadIncidents(); loadNotifsSoon(); if (!onInbox) loadUnreadSoon();
+        break;
+      case 'data_request.updated': case 'contact.erased':
+        loadDRSoon();
+        break;
+      case 'incident.updated':
+        incidentEvent(ev.incident);
+        break;
+      case 'notification.created': {
+        const me = K.me && K.me.id;
+        if (!Array.isArray(ev.agent_ids) || !ev.agent_ids.includes(me)) break;
+        N.unread++;
+        renderBell();
+        loadNotifsSoon();
+        const href = K.safeURL(ev.link);
+        K.toast([ev.text || 'New notification', href ? [' ', h('a', { class: 'toast-link', href }, 'Open')] : null], 'info', { ms: 6000 });
+        break;
+      }
+      case 'message.created': case 'conversation.updated':
+        if (!onInbox) loadUnreadSoon();
+        break;
+    }
+  }
 
   function initChrome() {
     for (const el of document.querySelectorAll('.avatar[data-name]')) {
@@ -695,13 +902,27 @@
     if (meBtn) meBtn.addEventListener('click', () => K.menu(meBtn, [
       { heading: K.me ? K.me.email : '' },
       { label: 'Inbox', icon: 'inbox', hint: 'g i', onSelect: () => { location.href = '/inbox'; } },
+      { label: 'Data requests', icon: 'shield', hint: 'g d', onSelect: () => { location.href = '/data-requests'; } },
       { label: 'Settings', icon: 'settings', hint: 'g s', onSelect: () => { location.href = '/settings'; } },
       { label: 'Profile', icon: 'user', onSelect: () => { location.href = '/settings#profile'; } },
       { label: 'Keyboard shortcuts', icon: 'keyboard', hint: '?', onSelect: () => K.showShortcuts() },
       'sep',
       { label: 'Sign out', icon: 'logout', onSelect: () => document.getElementById('logout-form').submit() },
     ]));
+    if (!K.me || !document.getElementById('app-nav')) return;
+    const bell = document.getElementById('notif-button');
+    if (bell) bell.addEventListener('click', () => toggleNotifs(bell));
+    loadDR();
+    loadIncidents();
+    loadNotifs();
+    if (!onInbox) loadUnread();
+    K.live({ onEvent: chromeEvent });
+    setInterval(loadDR, 5 * 60 * 1000); // overdue changes with the clock, not with events
   }
+  K.bindKeys([
+    { keys: 'g d', desc: 'Go to data requests', run: () => { location.href = '/data-requests'; } },
+    { keys: 'g n', desc: 'Show notifications', run: () => { const b = document.getElementById('notif-button'); if (b) toggleNotifs(b); } },
+  ]);
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', initChrome);
   else initChrome();
 })();

@@ -77,6 +77,7 @@
     const set = (id, n) => { const el = document.getElementById(id); if (el) el.textContent = n ? String(n) : ''; };
     set('count-active', c.active);
     set('count-suggested', c.suggested);
+    if (K.setDataRequestCounts) K.setDataRequestCounts(c);
     const parts = [];
     if (c.overdue) parts.push(c.overdue + ' overdue');
     if (c.due_soon) parts.push(c.due_soon + ' due within 7 days');

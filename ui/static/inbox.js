@@ -11,12 +11,25 @@
   const $search = document.getElementById('search');
   const $title = document.getElementById('list-title');
   const $statusBtn = document.getElementById('status-filter');
+  const $sortBtn = document.getElementById('sort-filter');
+  const $bulk = document.getElementById('bulk-bar');
+  const $incBanner = document.getElementById('incident-banner');
   const $rows = h('div', { class: 'rows', id: 'rows' });
   const $foot = h('div', { class: 'list-foot' });
   $list.replaceChildren($rows, $foot);
   const emptyPane = Array.from($conv.childNodes);
 
   const STATUS_LABEL = { open: 'Open', pending: 'Pending', snoozed: 'Snoozed', resolved: 'Resolved', '': 'Any status' };
+  const SORT_LABEL = { '': 'Newest activity', due: 'Due first' };
+  const SLA_LABEL = { '': 'Any SLA', breached: 'Breached', due_soon: 'Due soon' };
+  const DR_TYPES = [
+    ['access', 'Access', 'Art. 15'], ['erasure', 'Erasure', 'Art. 17'], ['rectification', 'Rectification', 'Art. 16'],
+    ['restriction', 'Restriction', 'Art. 18'], ['portability', 'Portability', 'Art. 20'], ['objection', 'Objection', 'Art. 21'], ['other', 'Other', ''],
+  ];
+  const drTypeName = (t) => { const x = DR_TYPES.find((d) => d[0] === t); return x ? x[1] : (t || 'Other'); };
+  const DR_ACTIVE = new Set(['open', 'verifying', 'extended']);
+  const MAX_FILE = 20 * 1024 * 1024;
+  const incidentTag = (id) => 'incident-' + id;
   const STATUS_ICON = { open: 'circle', pending: 'pause', snoozed: 'moon', resolved: 'checkCircle' };
   const VIEWS = [
     { key: 'mine', label: 'Mine', icon: 'user', f: { status: 'open', assignee: 'me' }, count: (c) => c.mine, empty: 'Nothing is assigned to you. Nice work.' },
@@ -52,7 +65,13 @@
     navItems: new Map(),
     drafts: new Map(),
     live: null,
+    sort: sessionStorage.getItem('kibo.sort') || '',
+    sla: sessionStorage.getItem('kibo.sla') || '',
+    selected: new Set(), // conversation ids ticked for a bulk action
+    incidents: [], // active incidents, for the banner and the nav
   };
+  if (!SORT_LABEL[S.sort]) S.sort = '';
+  if (!SLA_LABEL[S.sla]) S.sla = '';
 
   // ---- filters ------------------------------------------------------------------------
 
@@ -66,6 +85,11 @@
     }
     if (key.startsWith('tag:')) {
       const t = key.slice(4);
+      const m = /^incident-(\d+)$/.exec(t);
+      if (m) {
+        const inc = incidentByID(Number(m[1]));
+        return { key, label: inc ? inc.title : 'Incident ' + m[1], incident: Number(m[1]), f: { status: 'open', tag: t }, empty: 'No open conversations arrived during this incident.' };
+      }
       return { key, label: '#' + t, f: { status: 'open', tag: t }, empty: 'No open conversations tagged ' + t + '.' };
     }
     return VIEWS[0];
@@ -73,14 +97,61 @@
   function filter() {
     const f = Object.assign({}, viewDef(S.view).f);
     if (S.status !== null) f.status = S.status;
+    if (S.sla) f.sla = S.sla;
     return f;
   }
+  function incidentByID(id) {
+    const all = (K.incidents && K.incidents.list) || [];
+    return all.find((i) => i.id === id) || null;
+  }
+  // selecting: the list shows checkboxes (a view of an incident's conversations, or
+  // once something is ticked with x).
+  const selecting = () => !!viewDef(S.view).incident || S.selected.size > 0;
+
+  // ---- SLA ----------------------------------------------------------------------------
+
+  const isBreached = (c) => !!(c.sla && (c.sla.breached_at || (c.status !== 'resolved' && c.sla.next_due_at && Date.parse(c.sla.next_due_at) <= Date.now())));
+  const nextDue = (c) => (c.status !== 'resolved' && c.sla && c.sla.next_due_at) || null;
+  function nextDueWhat(c) {
+    const s = c.sla || {};
+    return !c.first_response_at && s.first_response_due_at && s.next_due_at === s.first_response_due_at ? 'First response' : 'Resolution';
+  }
+  // dueLabel is the row's SLA mark: "due in 2h", amber within the hour, red "breached".
+  // The ticker below keeps it current.
+  function dueLabel(c) {
+    if (c.status === 'resolved') return null;
+    if (isBreached(c)) {
+      const at = (c.sla && c.sla.breached_at) || nextDue(c);
+      return h('span', { class: 'r-due breached', title: 'SLA breached' + (at ? ' ' + K.time.full(at) : '') }, icon('alert'), 'Breached');
+    }
+    const due = nextDue(c);
+    if (!due) return null;
+    return h('span', { class: ['r-due', Date.parse(due) - Date.now() < 3600e3 && 'soon'], 'data-due': due, title: nextDueWhat(c) + ' due ' + K.time.full(due) },
+      icon('clock'), h('span', { class: 'r-due-text' }, 'due ' + K.time.until(due)));
+  }
+  setInterval(() => {
+    for (const el of document.querySelectorAll('.r-due[data-due]')) {
+      const due = el.getAttribute('data-due'), left = Date.parse(due) - Date.now();
+      const t = el.querySelector('.r-due-text');
+      if (left <= 0) {
+        el.classList.remove('soon'); el.classList.add('breached'); el.removeAttribute('data-due');
+        el.replaceChildren(icon('alert'), 'Breached');
+        continue;
+      }
+      el.classList.toggle('soon', left < 3600e3);
+      if (t) t.textContent = 'due ' + K.time.until(due);
+    }
+  }, 30000);
   function matches(c, f) {
     if (f.status && c.status !== f.status) return false;
     if (f.inbox && c.inbox_id !== f.inbox) return false;
     if (f.assignee === 'me' && c.assignee_id !== me.id) return false;
     if (f.assignee === 'none' && c.assignee_id != null) return false;
     if (f.tag && !(c.tags || []).includes(f.tag)) return false;
+    if (f.sla === 'breached' && !isBreached(c)) return false;
+    // "due soon" needs the warning times only the server has: a live change keeps a row
+    // that is listed (unless it breached or was resolved), the next load adds new ones
+    if (f.sla === 'due_soon' && (isBreached(c) || c.status === 'resolved' || !S.convs.has(c.id))) return false;
     return true;
   }
   function query(cursor) {
@@ -90,12 +161,20 @@
     if (f.assignee) p.set('assignee', f.assignee);
     if (f.tag) p.set('tag', f.tag);
     if (S.q) p.set('q', S.q);
+    if (f.sla) p.set('sla', f.sla);
+    if (S.sort) p.set('sort', S.sort);
     p.set('limit', '50');
     if (cursor) p.set('cursor', cursor);
     return '/conversations?' + p;
   }
-  // newest activity first, like the server
+  // newest activity first, like the server; with sort=due the earliest SLA target first
+  // (none last), then the oldest id
   function cmp(a, b) {
+    if (S.sort === 'due') {
+      const da = Date.parse(nextDue(a) || '') || Infinity, db = Date.parse(nextDue(b) || '') || Infinity;
+      if (da !== db) return da < db ? -1 : 1;
+      return a.id - b.id;
+    }
     const ta = Date.parse(a.last_message_at) || 0, tb = Date.parse(b.last_message_at) || 0;
     return ta !== tb ? tb - ta : b.id - a.id;
   }
@@ -118,8 +197,16 @@
   function renderNav() {
     S.navBadges.clear(); S.navItems.clear();
     const unread = h('span', { class: 'nav-unread', id: 'unread-count', hidden: true });
-    const parts = [h('div', { class: 'nav-section' }, h('span', null, 'Inbox'), unread)];
+    const parts = [h('div', { class: 'nav-section' }, h('span', null, 'Views'), unread)];
     for (const v of VIEWS) parts.push(navItem(v.key, v.label, v.icon));
+    // the conversations of each active incident (and of the one being looked at)
+    const incs = S.incidents.slice();
+    const cur = viewDef(S.view).incident;
+    if (cur && !incs.some((i) => i.id === cur)) incs.push(incidentByID(cur) || { id: cur, title: 'Incident ' + cur });
+    if (incs.length) {
+      parts.push(h('div', { class: 'nav-section' }, h('span', null, 'Incidents')));
+      for (const i of incs) parts.push(navItem('tag:' + incidentTag(i.id), i.title, icon('warning', i.phase === 'active' ? 'nav-ic-red' : '')));
+    }
     if (S.inboxes.size) {
       parts.push(h('div', { class: 'nav-section' }, h('span', null, 'Channels')));
       for (const ib of S.inboxes.values()) {
@@ -127,9 +214,10 @@
         parts.push(navItem('inbox:' + ib.id, ib.name, K.channelIcon(ib.kind), err));
       }
     }
-    if (S.tags.length) {
+    const tags = S.tags.filter((x) => !incs.some((i) => incidentTag(i.id) === x)).slice(0, 8);
+    if (tags.length) {
       parts.push(h('div', { class: 'nav-section' }, h('span', null, 'Tags')));
-      for (const t of S.tags.slice(0, 8)) parts.push(navItem('tag:' + t, t, h('span', { class: 'tag-dot', style: { background: `hsl(${K.hue(t)} 60% 55%)` } })));
+      for (const t of tags) parts.push(navItem('tag:' + t, t, h('span', { class: 'tag-dot', style: { background: `hsl(${K.hue(t)} 60% 55%)` } })));
     }
     $nav.replaceChildren(...parts);
     S.navBadges.set('_unread', unread);
@@ -160,6 +248,7 @@
     if (key !== S.view || S.status !== null) {
       S.view = key;
       S.status = null;
+      S.selected.clear();
       sessionStorage.setItem('kibo.view', key);
     }
     for (const [k, el] of S.navItems) el.classList.toggle('active', k === key);
@@ -170,7 +259,12 @@
     const v = viewDef(S.view), f = filter();
     $title.textContent = S.q ? 'Search' : v.label;
     $statusBtn.replaceChildren(f.status ? icon(STATUS_ICON[f.status]) : icon('layers'), STATUS_LABEL[f.status || ''], icon('chevronDown', 'chev'));
+    const custom = S.sort || S.sla;
+    $sortBtn.classList.toggle('is-set', !!custom);
+    K.put($sortBtn, icon(S.sla ? 'clock' : 'sort'), custom ? [S.sort ? SORT_LABEL[S.sort] : null, S.sort && S.sla ? ' · ' : null, S.sla ? SLA_LABEL[S.sla] : null] : 'Sort', icon('chevronDown', 'chev'));
+    $sortBtn.title = 'Sort: ' + SORT_LABEL[S.sort] + ' · SLA: ' + SLA_LABEL[S.sla];
     renderCounts();
+    renderBulk();
   }
   $statusBtn.addEventListener('click', () => {
     const cur = filter().status || '';
@@ -179,6 +273,109 @@
       onSelect: () => { S.status = s; loadList(); },
     })), { alignRight: true });
   });
+  $sortBtn.addEventListener('click', () => {
+    const set = (k, v) => { S[k] = v; sessionStorage.setItem('kibo.' + k, v); loadList(); };
+    K.menu($sortBtn, [
+      { heading: 'Sort' },
+      { label: SORT_LABEL[''], icon: 'clock', checked: !S.sort, onSelect: () => set('sort', '') },
+      { label: SORT_LABEL.due, icon: 'hourglass', checked: S.sort === 'due', note: 'earliest SLA target', onSelect: () => set('sort', 'due') },
+      'sep',
+      { heading: 'Service level' },
+      { label: SLA_LABEL[''], icon: 'layers', checked: !S.sla, onSelect: () => set('sla', '') },
+      { label: SLA_LABEL.breached, icon: 'alert', checked: S.sla === 'breached', onSelect: () => set('sla', 'breached') },
+      { label: SLA_LABEL.due_soon, icon: 'clock', checked: S.sla === 'due_soon', note: 'near a target', onSelect: () => set('sla', 'due_soon') },
+    ], { alignRight: true, keyboard: true });
+  });
+
+  // ---- selection and bulk actions -------------------------------------------------------
+
+  function renderBulk() {
+    const on = selecting();
+    $list.classList.toggle('selecting', on);
+    $bulk.hidden = !on;
+    if (!on) return;
+    const n = S.selected.size, shown = S.order.length;
+    const inList = S.order.filter((id) => S.selected.has(id)).length;
+    const all = h('input', {
+      type: 'checkbox', id: 'bulk-all', 'aria-label': 'Select all conversations in the list', title: 'Select all in the list',
+      checked: shown > 0 && inList === shown, indeterminate: inList > 0 && inList < shown, disabled: !shown,
+      onchange: (e) => {
+        if (e.currentTarget.checked) for (const id of S.order) S.selected.add(id);
+        else S.selected.clear();
+        syncChecks();
+      },
+    });
+    K.put($bulk, 
+      h('label', { class: 'bulk-all' }, all, h('span', { id: 'bulk-count' }, n ? n + ' selected' : 'Select all')),
+      h('span', { class: 'spacer' }),
+      h('button', { type: 'button', class: 'btn btn-secondary btn-xs', id: 'bulk-reply', disabled: !n, title: 'Send one reply to each selected conversation', onclick: bulkReply }, icon('reply'), 'Reply'),
+      h('button', { type: 'button', class: 'btn btn-secondary btn-xs', id: 'bulk-resolve', disabled: !n, title: 'Resolve the selected conversations', onclick: (e) => bulkResolve(e.currentTarget) }, icon('check'), 'Resolve'),
+      n ? h('button', { type: 'button', class: 'icon-btn bulk-clear', title: 'Clear the selection (Esc)', 'aria-label': 'Clear the selection', onclick: () => { S.selected.clear(); syncChecks(); } }, icon('close')) : null);
+  }
+
+  // syncChecks shows S.selected in the rows' checkboxes and the bar.
+  function syncChecks() {
+    for (const [id, el] of S.rows) {
+      const on = S.selected.has(id);
+      el.classList.toggle('selected', on);
+      const cb = el.querySelector('.r-check');
+      if (cb) cb.checked = on;
+    }
+    renderBulk();
+  }
+
+  function toggleSelect(id) {
+    if (id == null) return;
+    if (S.selected.has(id)) S.selected.delete(id); else S.selected.add(id);
+    syncChecks();
+  }
+
+  function selectedIDs() { return Array.from(S.selected); }
+
+  function bulkReply() {
+    const ids = selectedIDs();
+    if (!ids.length) return;
+    const inc = incidentByID(viewDef(S.view).incident);
+    const ta = h('textarea', { id: 'bulk-reply-text', rows: 6, autofocus: true, placeholder: inc ? 'We know about “' + inc.title + '” and are working on it…' : 'Write the reply…' });
+    const chans = new Set(ids.map((id) => (S.known.get(id) || {}).channel).filter(Boolean));
+    K.dialog({
+      title: 'Reply to ' + ids.length + (ids.length === 1 ? ' conversation' : ' conversations'),
+      wide: true,
+      body: h('div', null,
+        K.field('Reply', ta, 'Each customer gets it on their own channel' + (chans.size ? ' (' + Array.from(chans).map(K.channelName).join(', ') + ')' : '') + ', as if you answered one by one.'),
+        inc && inc.message ? h('button', { type: 'button', class: 'link-btn', onclick: () => { ta.value = inc.message; ta.focus(); } }, 'Use the incident’s latest message') : null),
+      actions: [{ label: 'Cancel' }, {
+        label: 'Send to ' + ids.length, primary: true, submit: true, onClick: async (b) => {
+          const text = ta.value.trim();
+          if (!text) { K.toast('Write the reply first.'); ta.focus(); return false; }
+          const r = await K.run(b, () => api('POST', '/conversations/bulk-reply', { ids, text }));
+          if (!r) return false;
+          const sent = (r.messages || []).length, errs = r.errors || [];
+          if (S.open) for (const m of r.messages || []) if (m.conversation_id === S.open.id) addMessage(m);
+          if (errs.length) K.toast('Sent to ' + sent + '; ' + errs.length + ' failed: ' + errs.slice(0, 3).map((x) => '#' + ((S.known.get(x.id) || {}).number || x.id) + ' ' + x.error).join('; '), 'error', { ms: 12000 });
+          else K.toast('Sent to ' + sent + (sent === 1 ? ' conversation' : ' conversations') + '. Press Resolve to close them.', 'ok', { ms: 5000 });
+          return true;
+        },
+      }],
+    });
+  }
+
+  async function bulkResolve(btn) {
+    const ids = selectedIDs();
+    if (!ids.length) return;
+    if (ids.length > 1 && !(await K.confirm('Resolve ' + ids.length + ' conversations?', 'They leave the open views. A customer who writes again reopens theirs.', 'Resolve ' + ids.length))) return;
+    const r = await K.run(btn, () => api('POST', '/conversations/bulk', { ids, status: 'resolved' }));
+    if (!r) return;
+    for (const c of r.conversations || []) upsert(c);
+    const errs = r.errors || [];
+    S.selected.clear();
+    for (const x of errs) S.selected.add(x.id);
+    syncChecks();
+    refreshCounts();
+    const n = (r.conversations || []).length;
+    if (errs.length) K.toast('Resolved ' + n + '; ' + errs.length + ' failed: ' + errs.slice(0, 3).map((x) => x.error).join('; '), 'error', { ms: 12000 });
+    else K.toast('Resolved ' + n + (n === 1 ? ' conversation' : ' conversations'), 'ok');
+  }
 
   // ---- list -------------------------------------------------------------------------
 
@@ -213,6 +410,8 @@
     S.next = r.next_cursor || '';
     S.loaded = true;
     if (S.cursor != null && !S.convs.has(S.cursor)) S.cursor = null;
+    for (const id of S.selected) if (!S.convs.has(id)) S.selected.delete(id);
+    renderBulk();
     markRows();
     showFoot();
     $list.scrollTop = 0;
@@ -237,6 +436,7 @@
     S.next = r.next_cursor || '';
     markRows();
     showFoot();
+    renderBulk();
   }
 
   function skeleton() {
@@ -268,7 +468,7 @@
 
   function rowSig(c) {
     return JSON.stringify([contactName(c), c.channel, c.number, c.last_message_at, c.subject, c.preview, c.unread_count,
-      c.priority, c.tags, c.assignee_id, c.status, S.agents.size, filter().status]);
+      c.priority, c.tags, c.assignee_id, c.status, S.agents.size, filter().status, c.sla, c.first_response_at]);
   }
 
   function buildRow(c) {
@@ -277,14 +477,18 @@
     const subject = (c.subject || '').trim(), preview = (c.preview || '').trim();
     const tags = c.tags || [];
     const meta = [];
+    const due = dueLabel(c);
+    if (due) meta.push(due);
     if (c.priority === 'high' || c.priority === 'urgent') meta.push(h('span', { class: 'r-prio r-prio-' + c.priority, title: K.priorityName(c.priority) + ' priority' }, K.priorityIcon(c.priority), K.priorityName(c.priority)));
     if (!f.status) meta.push(h('span', { class: 'badge st-' + c.status }, STATUS_LABEL[c.status] || c.status));
     for (const t of tags.slice(0, 3)) meta.push(h('span', { class: 'chip chip-sm' }, h('span', { class: 'tag-dot', style: { background: `hsl(${K.hue(t)} 60% 55%)` } }), t));
     if (tags.length > 3) meta.push(h('span', { class: 'chip chip-sm' }, '+' + (tags.length - 3)));
+    const picked = S.selected.has(c.id);
     return h('div', {
-      class: ['row', unread && 'unread'], role: 'option', 'data-id': c.id, 'data-status': c.status, 'aria-selected': 'false',
+      class: ['row', unread && 'unread', picked && 'selected'], role: 'option', 'data-id': c.id, 'data-status': c.status, 'aria-selected': 'false',
     },
     h('div', { class: 'r1' },
+      h('input', { type: 'checkbox', class: 'r-check', checked: picked, tabindex: '-1', 'aria-label': 'Select #' + c.number, title: 'Select (x)' }),
       K.channelIcon(c.channel),
       h('span', { class: 'r-name' }, contactName(c)),
       h('span', { class: 'r-num' }, '#' + c.number),
@@ -307,6 +511,7 @@
     if (old) {
       el.className = old.className; // keep cursor/active marks
       el.classList.toggle('unread', c.unread_count > 0);
+      el.classList.toggle('selected', S.selected.has(c.id));
       el.setAttribute('aria-selected', old.getAttribute('aria-selected'));
       if (old.parentNode) old.replaceWith(el);
     }
@@ -333,6 +538,7 @@
     const el = S.rows.get(id);
     if (el) el.remove();
     S.rows.delete(id); S.sigs.delete(id); S.convs.delete(id);
+    if (S.selected.delete(id)) renderBulk();
     if (S.cursor === id) S.cursor = S.order.length ? S.order[Math.min(i, S.order.length - 1)] : null;
     markRows();
   }
@@ -370,6 +576,7 @@
     const row = e.target.closest('.row[data-id]');
     if (!row) return;
     const id = Number(row.dataset.id);
+    if (e.target.classList.contains('r-check')) { S.cursor = id; markRows(); toggleSelect(id); return; }
     S.cursor = id;
     openConv(id);
   });
@@ -420,8 +627,72 @@
       case 'presence':
         if (S.open && ev.conversation_id === S.open.id) { S.open.presence = ev.agents || []; renderPresence(); }
         break;
+      case 'data_request.updated': {
+        const d = ev.data_request;
+        if (d && S.open && S.open.drs && d.conversation_id === S.open.id) {
+          S.open.drs = S.open.drs.filter((x) => x.id !== d.id).concat([d]);
+          renderDataRequests();
+        }
+        break;
+      }
+      case 'contact.erased':
+        contactErased(ev.conversation_ids || []);
+        break;
     }
   }
+
+  // contactErased drops an erased person's conversations from the list and closes the
+  // open one if it was theirs: there is nothing left to show.
+  function contactErased(ids) {
+    let closed = false;
+    for (const id of ids) {
+      S.known.delete(id);
+      S.drafts.delete(id);
+      if (S.convs.has(id)) removeRow(id);
+      if (S.open && S.open.id === id) closed = true;
+    }
+    showFoot();
+    refreshCounts();
+    if (closed) {
+      closeConv();
+      if (location.hash.startsWith('#c/')) history.replaceState(null, '', location.pathname + location.search);
+      K.toast('This conversation’s contact was erased: it is gone for good.', 'info', { ms: 6000 });
+    }
+  }
+
+  // ---- incidents ------------------------------------------------------------------------
+
+  // The banner over the inbox while an incident is active: what it is, its estimate,
+  // and the way to the conversations that came in during it (to answer them together).
+  function setIncidents(list) {
+    const active = list.filter((i) => i.phase === 'active');
+    const sig = JSON.stringify(active.map((i) => [i.id, i.title, i.state, i.eta, i.updated_at]));
+    const changed = sig !== S.incSig;
+    S.incSig = sig;
+    S.incidents = active;
+    if (!changed && $incBanner.dataset.ready) return;
+    $incBanner.dataset.ready = '1';
+    renderIncidentBanner();
+    renderNav();
+    renderListHead();
+  }
+  const STATE_WORDS = { investigating: 'Investigating', identified: 'Identified', monitoring: 'Monitoring', resolved: 'Resolved', scheduled: 'Planned maintenance' };
+  function renderIncidentBanner() {
+    const list = S.incidents;
+    $incBanner.hidden = !list.length;
+    $incBanner.replaceChildren(...list.slice(0, 3).map((i) => {
+      const view = 'tag:' + incidentTag(i.id);
+      return h('div', { class: ['inc-line', 'inc-' + (i.impact || 'outage')], 'data-incident': i.id },
+        icon('warning'),
+        h('span', { class: 'inc-what' }, h('b', null, i.title), ' ',
+          h('span', { class: 'inc-state-chip' }, STATE_WORDS[i.state] || i.state),
+          h('span', { class: 'inc-meta' }, ' since ' + K.time.short(i.created_at) + (i.eta ? ' · back ' + K.time.short(i.eta) : ''))),
+        h('span', { class: 'spacer' }),
+        h('button', { type: 'button', class: 'btn btn-xs inc-btn', id: 'incident-view-' + i.id, title: 'The conversations that came in during it, to answer together', onclick: () => setView(view) }, 'Conversations during it'),
+        h('a', { class: 'btn btn-xs btn-ghost inc-link', href: '/incidents' }, 'Post an update'));
+    }));
+  }
+  K.watchIncidents(setIncidents);
 
   function onOpen() {
     // the server forgets what a socket was viewing when it drops
@@ -442,7 +713,7 @@
     if (!id) return;
     if (S.open && S.open.id === id) { markRows(); return; }
     leaveConv();
-    S.open = { id, conv: S.known.get(id) || null, msgs: null, early: [], lastId: 0, readUpTo: 0, lastDay: '', presence: [], el: {}, mode: 'reply' };
+    S.open = { id, conv: S.known.get(id) || null, msgs: null, early: [], lastId: 0, readUpTo: 0, lastDay: '', presence: [], el: {}, mode: 'reply', files: [], drs: null };
     S.cursor = id;
     markRows();
     if (location.hash !== '#c/' + id) history.pushState(null, '', '#c/' + id);
@@ -469,6 +740,7 @@
     const o = S.open;
     if (o.msgs) { for (const x of o.msgs.values()) o.early.push(x.m); o.msgs = null; }
     let conv, msgs;
+    loadDataRequests(o);
     try {
       [conv, msgs] = await Promise.all([api('GET', '/conversations/' + id), api('GET', '/conversations/' + id + '/messages')]);
     } catch (e) {
@@ -503,8 +775,10 @@
       h('div', { class: 'thread-loading' }, h('span', { class: 'spinner' }), 'Loading messages…'));
     el.typing = h('div', { class: 'typing', id: 'typing', hidden: true, 'aria-live': 'polite' });
     el.banner = h('div', { class: 'conv-banner', id: 'conv-banner', hidden: true });
+    el.sendAlert = h('div', { class: 'conv-banner conv-banner-err', id: 'send-alert', role: 'alert', hidden: true });
+    el.drBanner = h('div', { class: 'dr-banner', id: 'dr-banner', hidden: true });
     el.composer = buildComposer();
-    $conv.replaceChildren(el.head, el.thread, el.typing, el.banner, el.composer);
+    $conv.replaceChildren(el.head, el.drBanner, el.thread, el.typing, el.banner, el.sendAlert, el.composer);
     if (o.conv) renderHead();
   }
 
@@ -539,7 +813,10 @@
           h('span', { class: 'tag-dot', style: { background: `hsl(${K.hue(t)} 60% 55%)` } }), t,
           h('button', { type: 'button', class: 'chip-x', title: 'Remove tag ' + t, 'aria-label': 'Remove tag ' + t, onclick: (e) => patch(c.id, { tags: tags.filter((x) => x !== t) }, e.currentTarget) }, icon('close')))),
         h('button', { type: 'button', class: 'prop prop-add', id: 'conv-add-tag', title: 'Add a tag (t)', onclick: (e) => tagMenu(e.currentTarget) }, icon('tag'), h('span', null, tags.length ? '' : 'Add tag'), icon('plus', 'plus'))),
-      c.status === 'snoozed' && c.snoozed_until ? h('span', { class: 'snoozed-until', title: K.time.full(c.snoozed_until) }, icon('moon'), 'until ' + K.time.short(c.snoozed_until)) : null);
+      c.status === 'snoozed' && c.snoozed_until ? h('span', { class: 'snoozed-until', title: K.time.full(c.snoozed_until) }, icon('moon'), 'until ' + K.time.short(c.snoozed_until)) : null,
+      h('button', { type: 'button', class: 'prop prop-dr', id: 'conv-data-request', title: 'Open a GDPR data request (d)', 'aria-haspopup': 'menu', onclick: (e) => dataRequestMenu(e.currentTarget) }, icon('shield'), h('span', { class: 'prop-label' }, 'Data request'), icon('chevronDown', 'chev')),
+      o.el.drChip = h('span', { class: 'dr-chip-wrap', id: 'dr-chip-wrap' }),
+      slaTimes(c));
 
     el.head.replaceChildren(
       h('div', { class: 'conv-title' },
@@ -558,6 +835,118 @@
       el.presence);
     renderPresence();
     updateComposerTarget();
+    renderDataRequests();
+  }
+
+  // slaTimes shows the conversation's targets: first response (until answered) and
+  // resolution, each as "due in 2h" or breached.
+  function slaTimes(c) {
+    const sl = c.sla;
+    if (!sl || c.status === 'resolved') return null;
+    const item = (label, at, done) => {
+      if (!at || done) return null;
+      const late = Date.parse(at) <= Date.now();
+      return h('span', { class: ['sla-item', late && 'late'], title: label + ' due ' + K.time.full(at) },
+        h('span', { class: 'sla-k' }, label), ' ', late ? 'breached ' + K.time.until(at) : 'due ' + K.time.until(at));
+    };
+    const parts = [
+      item('First response', sl.first_response_due_at, !!c.first_response_at),
+      item('Resolution', sl.resolution_due_at, false),
+    ].filter(Boolean);
+    if (!parts.length && !sl.breached_at) return null;
+    return h('span', { class: ['sla-times', isBreached(c) && 'breached'], id: 'conv-sla' }, icon(isBreached(c) ? 'alert' : 'clock'),
+      sl.breached_at && !parts.some((p) => p.classList.contains('late')) ? h('span', { class: 'sla-item late', title: 'Breached ' + K.time.full(sl.breached_at) }, 'SLA breached') : null,
+      parts);
+  }
+
+  // ---- data requests (GDPR) ---------------------------------------------------------------
+
+  async function loadDataRequests(o) {
+    let r;
+    try { r = await api('GET', '/data-requests?conversation=' + o.id + '&limit=50'); } catch (e) { return; }
+    if (S.open !== o) return;
+    o.drs = r.data_requests || [];
+    renderDataRequests();
+  }
+
+  function daysLeftText(d) {
+    const n = d.days_left;
+    if (n == null) return '';
+    return n < 0 ? (-n === 1 ? '1 day overdue' : -n + ' days overdue') : n === 0 ? 'due today' : n === 1 ? '1 day left' : n + ' days left';
+  }
+
+  // renderDataRequests shows a suggestion as a banner to confirm or dismiss, and open
+  // requests as chips in the header.
+  function renderDataRequests() {
+    const o = S.open;
+    if (!o || !o.drs || !o.el.drBanner) return;
+    const active = o.drs.filter((d) => DR_ACTIVE.has(d.status));
+    if (o.el.drChip) o.el.drChip.replaceChildren(...active.map((d) => h('a', {
+      class: ['dr-chip', d.days_left != null && d.days_left < 0 ? 'late' : d.days_left != null && d.days_left <= 7 ? 'soon' : null],
+      href: '/data-requests#dr-' + d.id, 'data-id': d.id,
+      title: drTypeName(d.type) + ' request, due ' + K.time.full(d.effective_due_at || d.due_at) + (d.status === 'verifying' ? ' (verifying identity)' : d.status === 'extended' ? ' (extended)' : ''),
+    }, icon('shield'), drTypeName(d.type), h('span', { class: 'dr-chip-days' }, daysLeftText(d)))));
+    const sug = o.drs.filter((d) => d.status === 'suggested').sort((a, b) => (b.confidence || 0) - (a.confidence || 0))[0];
+    const b = o.el.drBanner;
+    if (!sug) { b.hidden = true; b.replaceChildren(); return; }
+    const type = h('select', { class: 'dr-type', id: 'dr-suggest-type', 'aria-label': 'Type of request' },
+      DR_TYPES.map(([v, name, art]) => h('option', { value: v, selected: v === sug.type }, name + (art ? ' (' + art + ')' : ''))));
+    K.put(b,
+      h('span', { class: 'dr-banner-ic' }, icon('shield')),
+      h('div', { class: 'dr-banner-main' },
+        h('div', { class: 'dr-banner-title' }, 'This looks like a GDPR ' + drTypeName(sug.type).toLowerCase() + ' request',
+          sug.confidence ? h('span', { class: 'muted' }, ' · ' + Math.round(sug.confidence * 100) + '% sure') : null),
+        sug.evidence ? h('blockquote', { class: 'dr-evidence' }, sug.evidence) : null,
+        h('div', { class: 'dr-banner-due muted' }, 'If confirmed, it counts from the message (' + K.time.full(sug.received_at) + ') and is due ' + K.time.full(sug.due_at) + (daysLeftText(sug) ? ' · ' + daysLeftText(sug) : '') + '.')),
+      h('div', { class: 'dr-banner-actions' },
+        type,
+        h('button', { type: 'button', class: 'btn btn-primary btn-sm', id: 'dr-confirm', onclick: (e) => confirmSuggestion(sug, type.value, e.currentTarget) }, icon('check'), 'Confirm'),
+        h('button', { type: 'button', class: 'btn btn-ghost btn-sm', id: 'dr-dismiss', onclick: (e) => patchDataRequest(sug, { status: 'dismissed' }, e.currentTarget, 'Dismissed: not a data request') }, 'Dismiss')));
+    b.hidden = false;
+  }
+
+  async function patchDataRequest(d, body, btn, ok) {
+    const o = S.open;
+    const r = await K.run(btn, () => api('PATCH', '/data-requests/' + d.id, body));
+    if (!r) return null;
+    if (o && o.drs && S.open === o) { o.drs = o.drs.filter((x) => x.id !== r.id).concat([r]); renderDataRequests(); }
+    if (ok) K.toast(ok, 'ok');
+    return r;
+  }
+
+  async function confirmSuggestion(d, type, btn) {
+    const r = await patchDataRequest(d, { status: 'open', type }, btn);
+    if (r) drToast(r, 'Confirmed');
+  }
+
+  function drToast(d, verb) {
+    K.toast([verb + ': ' + drTypeName(d.type).toLowerCase() + ' request, due ' + K.time.full(d.effective_due_at || d.due_at) + (daysLeftText(d) ? ' (' + daysLeftText(d) + ')' : '') + '. ',
+      h('a', { class: 'toast-link', href: '/data-requests#dr-' + d.id }, 'Open data requests')], 'ok', { ms: 8000 });
+  }
+
+  function dataRequestMenu(anchor) {
+    const c = targetConv();
+    if (!c) return;
+    const have = S.open && S.open.id === c.id && S.open.drs ? S.open.drs.filter((d) => DR_ACTIVE.has(d.status)) : [];
+    const sug = S.open && S.open.id === c.id && S.open.drs ? S.open.drs.find((d) => d.status === 'suggested') : null;
+    const items = [{ heading: sug ? 'Confirm as… (counts from the customer’s message)' : 'Open a data request for ' + contactName(c) }];
+    for (const [v, name, art] of DR_TYPES) {
+      items.push({
+        label: name, note: art || null, icon: 'shield', checked: have.some((d) => d.type === v),
+        onSelect: () => createDataRequest(c, v, anchor),
+      });
+    }
+    if (have.length) items.push('sep', { label: 'See open requests', icon: 'external', onSelect: () => { location.href = '/data-requests#dr-' + have[0].id; } });
+    K.menu(anchor || anchorFor('conv-data-request', c), items, { keyboard: true });
+  }
+
+  async function createDataRequest(c, type, anchor) {
+    const btn = document.getElementById('conv-data-request');
+    const d = await K.run(btn && btn.isConnected ? btn : null, () => api('POST', '/data-requests', { conversation_id: c.id, type }));
+    if (!d) return;
+    const o = S.open;
+    if (o && o.id === c.id && o.drs) { o.drs = o.drs.filter((x) => x.id !== d.id).concat([d]); renderDataRequests(); }
+    drToast(d, 'Opened');
   }
 
   function renderPresence() {
@@ -596,8 +985,11 @@
     if (!o || !o.conv) return;
     const c = o.conv, el = o.el.banner;
     const last = Date.parse(c.last_customer_message_at || '');
-    if (c.channel === 'messenger' && last && Date.now() - last > 24 * 3600e3) {
-      el.replaceChildren(icon('clock'), h('span', null, 'The Messenger 24-hour window closed ' + K.time.rel(new Date(last + 24 * 3600e3).toISOString()) + ' ago: Facebook refuses replies until the customer writes again. Private notes still work.'));
+    if (c.channel === 'messenger' && last && Date.now() - last > 7 * 24 * 3600e3) {
+      el.replaceChildren(icon('clock'), h('span', null, 'The customer last wrote more than 7 days ago: Messenger refuses replies until they write again. Private notes still work.'));
+      el.hidden = false;
+    } else if (c.channel === 'messenger' && last && Date.now() - last > 24 * 3600e3) {
+      el.replaceChildren(icon('clock'), h('span', null, 'The Messenger 24-hour window closed ' + K.time.rel(new Date(last + 24 * 3600e3).toISOString()) + ' ago: a reply now needs the HUMAN_AGENT tag (until 7 days after the customer’s last message). Kibo offers it when you send.'));
       el.hidden = false;
     } else el.hidden = true;
   }
@@ -781,20 +1173,31 @@
     const tReply = h('button', { type: 'button', class: 'ctab', id: 'reply-mode-reply', title: 'Reply to the customer (r)', onclick: () => setMode('reply', true) }, icon('send'), 'Reply');
     const tNote = h('button', { type: 'button', class: 'ctab', id: 'reply-mode-note', title: 'Private note, only agents see it (n)', onclick: () => setMode('note', true) }, icon('lock'), 'Private note');
     const target = h('span', { class: 'composer-target' });
+    const fileInput = h('input', { type: 'file', id: 'reply-files', multiple: true, hidden: true, onchange: () => { addFiles(fileInput.files); fileInput.value = ''; } });
+    const attach = h('button', { type: 'button', class: 'icon-btn composer-attach', id: 'reply-attach', title: 'Attach files (up to 20 MB each)', 'aria-label': 'Attach files', onclick: () => fileInput.click() }, icon('clip'));
+    const files = h('div', { class: 'composer-files', id: 'reply-file-list', hidden: true });
     const box = h('div', { class: 'composer', id: 'composer' },
       h('div', { class: 'composer-tabs' }, tReply, tNote, target),
       ta,
-      h('div', { class: 'composer-foot' }, h('span', { class: 'composer-hint' }, h('kbd', null, 'r'), ' reply', h('kbd', null, 'n'), ' note', h('kbd', null, 'e'), ' resolve', h('kbd', null, '?'), ' all shortcuts'), send));
-    o.el.ta = ta; o.el.send = send; o.el.tReply = tReply; o.el.tNote = tNote; o.el.target = target; o.el.box = box;
+      files,
+      h('div', { class: 'composer-foot' }, attach, fileInput, h('span', { class: 'composer-hint' }, h('kbd', null, 'r'), ' reply', h('kbd', null, 'n'), ' note', h('kbd', null, 'e'), ' resolve', h('kbd', null, '?'), ' all shortcuts'), h('span', { class: 'spacer' }), send));
+    o.el.ta = ta; o.el.send = send; o.el.tReply = tReply; o.el.tNote = tNote; o.el.target = target; o.el.box = box; o.el.files = files;
+    // files can be dropped on the composer, or pasted into it
+    box.addEventListener('dragover', (e) => { if (e.dataTransfer && Array.from(e.dataTransfer.types || []).includes('Files')) { e.preventDefault(); box.classList.add('is-drop'); } });
+    box.addEventListener('dragleave', (e) => { if (!box.contains(e.relatedTarget)) box.classList.remove('is-drop'); });
+    box.addEventListener('drop', (e) => { box.classList.remove('is-drop'); if (e.dataTransfer && e.dataTransfer.files.length) { e.preventDefault(); addFiles(e.dataTransfer.files); } });
+    ta.addEventListener('paste', (e) => { const f = e.clipboardData && e.clipboardData.files; if (f && f.length) { e.preventDefault(); addFiles(f); } });
 
     ta.addEventListener('keydown', (e) => {
       if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); sendReply(); }
     });
     ta.addEventListener('input', () => { autosize(ta); onComposerInput(); });
     send.addEventListener('click', () => sendReply());
+    ta.addEventListener('input', () => { if (o.el.sendAlert && !o.el.sendAlert.hidden && !ta.value.trim()) hideSendAlert(); });
     const d = S.drafts.get(o.id);
-    if (d) { ta.value = d.text; o.mode = d.mode; }
+    if (d) { ta.value = d.text; o.mode = d.mode; o.files = (d.files || []).slice(); }
     setMode(o.mode, false);
+    renderFiles();
     requestAnimationFrame(() => autosize(ta));
     return box;
   }
@@ -849,26 +1252,120 @@
     const o = S.open;
     if (!o || !o.el.ta) return;
     const text = o.el.ta.value;
-    if (text.trim()) S.drafts.set(o.id, { text, mode: o.mode });
+    if (text.trim() || o.files.length) S.drafts.set(o.id, { text, mode: o.mode, files: o.files.slice() });
     else S.drafts.delete(o.id);
   }
 
-  async function sendReply() {
+  // ---- attachments
+
+  function addFiles(list) {
+    const o = S.open;
+    if (!o) return;
+    const big = [];
+    for (const f of Array.from(list || [])) {
+      if (f.size > MAX_FILE) { big.push(f); continue; }
+      if (o.files.some((x) => x.name === f.name && x.size === f.size && x.lastModified === f.lastModified)) continue;
+      o.files.push(f);
+    }
+    if (big.length) {
+      K.toast((big.length === 1 ? '“' + big[0].name + '” is ' + K.bytes(big[0].size) : big.length + ' files are') + ': attachments can be at most 20 MB each. Share a link to larger files instead.', 'error', { ms: 9000 });
+    }
+    renderFiles();
+    o.el.ta.focus();
+  }
+
+  function renderFiles() {
+    const o = S.open;
+    if (!o || !o.el.files) return;
+    const box = o.el.files;
+    box.hidden = !o.files.length;
+    box.replaceChildren(...o.files.map((f, i) => h('span', { class: 'file-chip', title: f.name + ' · ' + K.bytes(f.size) + (f.type ? ' · ' + f.type : '') },
+      icon('clip'), h('span', { class: 'file-name' }, f.name), h('span', { class: 'file-size' }, K.bytes(f.size)),
+      h('button', {
+        type: 'button', class: 'chip-x', 'aria-label': 'Remove ' + f.name, title: 'Remove',
+        onclick: () => { o.files.splice(i, 1); renderFiles(); o.el.ta.focus(); },
+      }, icon('close')))));
+    if (o.files.length > 1) box.appendChild(h('span', { class: 'file-total muted' }, o.files.length + ' files · ' + K.bytes(o.files.reduce((n, f) => n + f.size, 0))));
+  }
+
+  // ---- sending
+
+  function setBusy(b, on) {
+    b.classList.toggle('is-busy', on); b.disabled = on;
+    if (on) b.setAttribute('aria-busy', 'true'); else b.removeAttribute('aria-busy');
+  }
+
+  // sendReply posts the composer's text (and files, as multipart/form-data) as a reply
+  // or a private note; tag is a platform message tag (Messenger's HUMAN_AGENT).
+  async function sendReply(tag) {
     const o = S.open;
     if (!o) return;
     const text = o.el.ta.value.trim();
-    if (!text) { o.el.ta.focus(); return; }
+    const files = o.files.slice();
+    if (!text && !files.length) { o.el.ta.focus(); return; }
+    if (o.el.send.classList.contains('is-busy')) return;
     const priv = o.mode === 'note';
     stopTyping();
-    const m = await K.run(o.el.send, () => api('POST', '/conversations/' + o.id + '/messages', { text, private: priv }));
+    hideSendAlert();
+    let body;
+    if (files.length) {
+      body = new FormData();
+      body.append('text', text);
+      body.append('private', priv ? 'true' : 'false');
+      if (tag) body.append('tag', tag);
+      for (const f of files) body.append('file', f, f.name);
+    } else {
+      body = { text, private: priv };
+      if (tag) body.tag = tag;
+    }
+    setBusy(o.el.send, true);
+    let m;
+    try {
+      m = await api('POST', '/conversations/' + o.id + '/messages', body);
+    } catch (e) {
+      setBusy(o.el.send, false);
+      if (S.open !== o) { K.toast(e.message); return; }
+      if (e.status === 422 && e.code === 'outside_window') showWindowAlert(o, e, tag);
+      else if (e.status === 413) K.toast('The attachments are too large for the server. Remove some and try again.');
+      else K.toast(e.message);
+      return;
+    }
+    setBusy(o.el.send, false);
     if (!m || S.open !== o) return;
     o.el.ta.value = '';
+    o.files = [];
+    renderFiles();
     autosize(o.el.ta);
     S.drafts.delete(o.id);
     addMessage(m);
     o.el.thread.scrollTop = o.el.thread.scrollHeight;
     o.readUpTo = Math.max(o.readUpTo, m.id);
     o.el.ta.focus();
+    if (tag) K.toast('Sent with the ' + tag + ' tag', 'ok');
+  }
+
+  // showWindowAlert explains a Messenger reply refused outside the 24-hour window and,
+  // while the 7 days of the HUMAN_AGENT tag last, offers to send it with the tag.
+  function showWindowAlert(o, e, triedTag) {
+    const el = o.el.sendAlert;
+    const last = Date.parse((o.conv && o.conv.last_customer_message_at) || '');
+    const canTag = !triedTag && o.conv && o.conv.channel === 'messenger' && (!last || Date.now() - last < 7 * 24 * 3600e3);
+    const msg = e.message.replace(/\s*\(send with [^)]*\)/, '').replace(/^the customer/, 'The customer');
+    K.put(el, icon('alert'),
+      h('div', { class: 'send-alert-text' },
+        h('b', null, 'Not sent. '), msg + (/[.!]$/.test(msg) ? '' : '.'),
+        canTag ? h('div', { class: 'send-alert-note' }, 'The tag is for a person’s answer to the customer’s question, up to 7 days after they wrote, and only if your Facebook page has that permission.') : null),
+      h('div', { class: 'send-alert-actions' },
+        canTag ? h('button', { type: 'button', class: 'btn btn-primary btn-xs', id: 'send-human-agent', onclick: () => sendReply('HUMAN_AGENT') }, icon('send'), 'Send with HUMAN_AGENT tag') : null,
+        h('button', { type: 'button', class: 'icon-btn', 'aria-label': 'Close', title: 'Close', onclick: hideSendAlert }, icon('close'))));
+    el.hidden = false;
+    o.el.banner.hidden = true; // the alert says it all
+    const b = el.querySelector('#send-human-agent');
+    if (b) b.focus();
+  }
+  function hideSendAlert() {
+    const o = S.open;
+    if (o && o.el.sendAlert && !o.el.sendAlert.hidden) { o.el.sendAlert.hidden = true; o.el.sendAlert.replaceChildren(); renderBanner(); }
   }
 
   function focusComposer(mode) {
@@ -1050,12 +1547,23 @@
     { keys: 's', desc: 'Snooze…', group: 'Conversation', run: () => snoozeMenu() },
     { keys: 'p', desc: 'Change priority (cycles)', group: 'Conversation', run: cyclePriority },
     { keys: 't', desc: 'Add a tag', group: 'Conversation', run: () => tagMenu() },
+    { keys: 'd', desc: 'Open a data request (GDPR)…', group: 'Conversation', run: () => dataRequestMenu() },
+    { keys: 'x', desc: 'Select or unselect for a bulk action', group: 'Conversation list', run: () => toggleSelect(S.cursor != null ? S.cursor : (S.open ? S.open.id : null)) },
   ]);
+  K.onEscape = () => { if (S.selected.size) { S.selected.clear(); syncChecks(); } };
   K.goInbox = () => { setView('mine'); $list.focus(); };
 
   addEventListener('popstate', route);
   addEventListener('hashchange', route);
   function route() {
+    // #tag=incident-4 (from the incidents page) shows that tag's view
+    const t = /^#tag=([^&]+)$/.exec(location.hash);
+    if (t) {
+      history.replaceState(null, '', location.pathname + location.search);
+      setView('tag:' + decodeURIComponent(t[1]));
+      renderNav();
+      return;
+    }
     const m = /^#c\/(\d+)$/.exec(location.hash);
     if (m) openConv(Number(m[1]));
     else if (S.open) closeConv();

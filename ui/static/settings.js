@@ -1,6 +1,8 @@
-// Kibo settings: agents, inboxes (channel accounts), API tokens and the agent's own
-// profile. Tabs are hash routes (#agents, #inboxes, #inboxes/new, #inboxes/3, #tokens,
-// #profile). Admin-only controls are not shown to agents; the server checks anyway.
+// Kibo settings: agents, inboxes (channel accounts), API tokens, the agent's own
+// profile, service levels (SLA targets and business hours), alerts (the team's outgoing
+// webhook) and the company (time zone, data-request deadline rule). Tabs are hash routes
+// (#agents, #inboxes, #inboxes/new, #inboxes/3, #tokens, #profile, #sla, #alerts,
+// #company). Admin-only controls are not shown to agents; the server checks anyway.
 'use strict';
 (function () {
   const { h, icon, api } = K;
@@ -13,8 +15,8 @@
   function head(title, text, ...actions) {
     return h('div', { class: 'page-head' }, h('div', null, h('h1', null, title), text ? h('p', null, text) : null), actions.length ? h('div', { class: 'edit-inline' }, actions) : null);
   }
-  function loading() { $body.replaceChildren(h('div', { class: 'loading' }, h('span', { class: 'spinner' }), ' Loading…')); }
-  function failed(e) { $body.replaceChildren(h('div', { class: 'empty' }, h('div', { class: 'empty-art' }, icon('alert')), h('p', null, e.message))); }
+  function loading() { K.put($body, h('div', { class: 'loading' }, h('span', { class: 'spinner' }), ' Loading…')); }
+  function failed(e) { K.put($body, h('div', { class: 'empty' }, h('div', { class: 'empty-art' }, icon('alert')), h('p', null, e.message))); }
   function copyRow(text, id) {
     const b = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', id, onclick: () => K.copy(text, b) }, icon('copy'), 'Copy');
     return h('div', { class: 'copy-row' }, h('code', { class: 'code' }, text), b);
@@ -60,7 +62,7 @@
           },
         }, disabled ? 'Enable' : 'Disable') : null));
     });
-    $body.replaceChildren(
+    K.put($body, 
       head('Agents', 'The people who answer conversations. Admins also manage agents and inboxes.',
         admin ? h('button', { type: 'button', class: 'btn btn-primary', id: 'add-agent', onclick: addAgent }, icon('plus'), 'Add agent') : null),
       h('div', { class: 'card' }, h('table', { class: 'table', id: 'agents-table' },
@@ -152,7 +154,7 @@
     let r;
     try { r = await api('GET', '/inboxes'); } catch (e) { failed(e); return; }
     const list = r.inboxes || [];
-    $body.replaceChildren(
+    K.put($body, 
       head('Inboxes', 'Each inbox is one channel account: a website chat, a mailbox, a Facebook page or an X account.' + (admin ? '' : ' Only admins can add or change them.'),
         admin ? h('a', { class: 'btn btn-primary', href: '#inboxes/new', id: 'new-inbox' }, icon('plus'), 'New inbox') : null),
       list.length ? h('div', { class: 'card', id: 'inbox-list' }, list.map((ib) => h('div', { class: 'inbox-card', 'data-id': ib.id },
@@ -263,7 +265,7 @@
     },
     h('div', { class: 'card-body' }, K.field('Name', name, 'Agents see it in the sidebar and on every conversation.'), form.nodes),
     h('div', { class: 'card-foot' }, h('a', { class: 'btn btn-secondary', href: '#inboxes' }, 'Cancel'), create));
-    $body.replaceChildren(backLink(), head('New inbox', 'Pick a channel, then fill in its settings.'), picker, el);
+    K.put($body, backLink(), head('New inbox', 'Pick a channel, then fill in its settings.'), picker, el);
   }
 
   async function editInbox(id, created) {
@@ -319,7 +321,7 @@
     h('div', { class: 'card-head' }, h('h2', null, 'Settings')),
     h('div', { class: 'card-body' }, K.field('Name', name), form.nodes, result),
     admin ? h('div', { class: 'card-foot' }, test, h('span', { class: 'spacer' }), save) : null));
-    $body.replaceChildren(...parts);
+    K.put($body, ...parts);
   }
 
   // ---- tokens -------------------------------------------------------------------------
@@ -335,7 +337,7 @@
     const name = h('input', { class: 'input', id: 'token-name', placeholder: 'What is it for? e.g. “CRM sync”', style: { flex: '1' } });
     const create = h('button', { type: 'submit', class: 'btn btn-primary', id: 'create-token' }, icon('plus'), 'Create token');
     const showOwner = admin && list.some((t) => t.agent_id && t.agent_id !== me.id);
-    $body.replaceChildren(
+    K.put($body, 
       head('API tokens', 'For scripts and integrations: send Authorization: Bearer <token> to /api/v1. A token acts as the agent who made it.'),
       fresh ? h('div', { class: 'once', id: 'new-token' },
         h('h3', null, 'Your new token: copy it now'),
@@ -378,7 +380,7 @@
     const pw = h('input', { id: 'profile-password', type: 'password', autocomplete: 'new-password', minlength: 8 });
     const pw2 = h('input', { type: 'password', autocomplete: 'new-password' });
     const savePw = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Change password');
-    $body.replaceChildren(
+    K.put($body, 
       head('Profile', 'How customers and teammates see you.'),
       h('form', {
         class: 'card', onsubmit: async (e) => {
@@ -408,14 +410,218 @@
       h('div', { class: 'card-foot' }, savePw)));
   }
 
+  // ---- service levels -----------------------------------------------------------------
+
+  const PRIOS = [['urgent', 'Urgent'], ['high', 'High'], ['normal', 'Normal'], ['low', 'Low']];
+  const WEEKDAYS = [[1, 'Mon'], [2, 'Tue'], [3, 'Wed'], [4, 'Thu'], [5, 'Fri'], [6, 'Sat'], [0, 'Sun']];
+  function timeZones(current) {
+    let list = [];
+    try { list = Intl.supportedValuesOf('timeZone'); } catch (e) { list = ['UTC', 'Europe/London', 'Europe/Berlin', 'Europe/Paris', 'America/New_York', 'America/Los_Angeles', 'Asia/Tokyo']; }
+    if (!list.includes('UTC')) list = ['UTC'].concat(list);
+    if (current && !list.includes(current)) list = [current].concat(list);
+    return list;
+  }
+  function zoneSelect(id, value, disabled) {
+    return h('select', { id, disabled }, timeZones(value).map((z) => h('option', { value: z, selected: z === value }, z.replace(/_/g, ' '))));
+  }
+  const readOnlyNote = () => admin ? null : h('div', { class: 'alert alert-warn' }, 'Only admins can change these settings.');
+
+  // duration is a target in minutes as a number and a unit (minutes or hours).
+  function duration(id, minutes) {
+    const hours = minutes > 0 && minutes % 60 === 0;
+    const n = h('input', { id, type: 'number', min: 0, max: hours ? 8784 : 527040, step: 'any', value: minutes ? String(hours ? minutes / 60 : minutes) : '', placeholder: 'none', disabled: !admin, 'aria-label': id });
+    const u = h('select', { disabled: !admin, 'aria-label': 'Unit' }, h('option', { value: '60', selected: hours || !minutes }, 'hours'), h('option', { value: '1', selected: !hours && !!minutes }, 'minutes'));
+    return {
+      node: h('div', { class: 'duration' }, n, u),
+      read: () => { const v = parseFloat(n.value); return v > 0 ? Math.round(v * Number(u.value)) : 0; },
+    };
+  }
+  function human(min) {
+    if (!min) return 'no target';
+    if (min % 60) return min + ' min';
+    const hrs = min / 60;
+    return hrs === 1 ? '1 hour' : hrs + ' hours';
+  }
+
+  async function renderSLA() {
+    loading();
+    let p;
+    try { p = await api('GET', '/sla'); } catch (e) { failed(e); return; }
+    const targets = p.targets || {};
+    const rows = PRIOS.map(([k, label]) => {
+      const t = targets[k] || {};
+      const fr = duration('sla-' + k + '-first', t.first_response_minutes || 0);
+      const res = duration('sla-' + k + '-resolution', t.resolution_minutes || 0);
+      return { k, fr, res, tr: h('tr', { 'data-priority': k },
+        h('td', null, h('span', { class: 'prio-cell' }, K.priorityIcon(k), label)),
+        h('td', null, fr.node), h('td', null, res.node)) };
+    });
+    const warn = h('input', { id: 'sla-warn', type: 'number', min: 1, max: 99, value: String(p.warn_percent || 80), disabled: !admin, style: { width: '90px' } });
+    const bh = p.business_hours;
+    const useBH = h('input', { type: 'checkbox', id: 'sla-bh-on', checked: !!bh, disabled: !admin });
+    const zone = zoneSelect('sla-tz', (bh && bh.time_zone) || Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC', !admin);
+    const days = new Set((bh && bh.weekdays) || [1, 2, 3, 4, 5]);
+    const dayBtns = WEEKDAYS.map(([d, label]) => {
+      const b = h('button', { type: 'button', class: ['daypick', days.has(d) && 'on'], 'aria-pressed': String(days.has(d)), 'data-day': d, disabled: !admin }, label);
+      b.addEventListener('click', () => { if (days.has(d)) days.delete(d); else days.add(d); b.classList.toggle('on', days.has(d)); b.setAttribute('aria-pressed', String(days.has(d))); });
+      return b;
+    });
+    const start = h('input', { type: 'time', id: 'sla-start', value: (bh && bh.start) || '09:00', disabled: !admin });
+    const end = h('input', { type: 'time', id: 'sla-end', value: (bh && bh.end === '24:00' ? '23:59' : bh && bh.end) || '17:00', disabled: !admin });
+    const holidays = ((bh && bh.holidays) || []).slice().sort();
+    const holList = h('div', { class: 'holidays', id: 'sla-holidays' });
+    const renderHol = () => holList.replaceChildren(...(holidays.length ? holidays.map((d, i) => h('span', { class: 'chip' }, h('span', { class: 'mono' }, d),
+      admin ? h('button', { type: 'button', class: 'chip-x', 'aria-label': 'Remove ' + d, onclick: () => { holidays.splice(i, 1); renderHol(); } }, icon('close')) : null)) : [h('span', { class: 'muted' }, 'No holidays.')]));
+    renderHol();
+    const holInput = h('input', { type: 'date', id: 'sla-holiday', disabled: !admin });
+    const holAdd = h('button', { type: 'button', class: 'btn btn-secondary btn-sm', disabled: !admin, onclick: () => {
+      const v = holInput.value;
+      if (!v) { holInput.focus(); return; }
+      if (!holidays.includes(v)) { holidays.push(v); holidays.sort(); renderHol(); }
+      holInput.value = '';
+    } }, icon('plus'), 'Add');
+    const bhFields = h('div', { class: 'bh-fields', hidden: !bh },
+      h('div', { class: 'row2' }, K.field('Time zone', zone), h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Hours'), h('div', { class: 'time-range' }, start, h('span', { class: 'muted' }, 'to'), end))),
+      h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Working days'), h('div', { class: 'daypicks' }, dayBtns)),
+      h('div', { class: 'field' }, h('span', { class: 'field-label' }, 'Holidays'), holList, admin ? h('div', { class: 'edit-inline', style: { marginTop: '8px' } }, holInput, holAdd) : null,
+        h('span', { class: 'field-hint' }, 'Dates in the time zone above when the SLA clock stops.')));
+    useBH.addEventListener('change', () => { bhFields.hidden = !useBH.checked; });
+    const save = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-sla' }, 'Save service levels');
+    K.put($body, 
+      head('Service levels', 'How fast the team promises to answer and resolve, per priority. Each conversation shows its next due time; breaches raise an alert.'),
+      readOnlyNote(),
+      h('form', {
+        id: 'sla-form', onsubmit: async (e) => {
+          e.preventDefault();
+          if (!admin) return;
+          const body = { targets: {}, warn_percent: Number(warn.value) || 80 };
+          for (const r of rows) body.targets[r.k] = { first_response_minutes: r.fr.read(), resolution_minutes: r.res.read() };
+          if (useBH.checked) {
+            if (!days.size) { K.toast('Pick at least one working day.'); return; }
+            if (!start.value || !end.value || end.value <= start.value) { K.toast('The hours must end after they start.'); return; }
+            const endAt = end.value === '23:59' && bh && bh.end === '24:00' ? '24:00' : end.value;
+            body.business_hours = { time_zone: zone.value, weekdays: Array.from(days).sort(), start: start.value, end: endAt, holidays };
+          } else body.business_hours = null;
+          const r = await K.run(save, () => api('PATCH', '/sla', body), 'Saved: due times are computed again');
+          if (r) renderSLA();
+        },
+      },
+      h('div', { class: 'card', id: 'sla-targets' },
+        h('div', { class: 'card-head' }, h('h2', null, 'Targets'), h('span', { class: 'muted' }, bh ? 'in business hours' : 'around the clock')),
+        h('table', { class: 'table sla-table' },
+          h('thead', null, h('tr', null, h('th', null, 'Priority'), h('th', null, 'First response'), h('th', null, 'Resolution'))),
+          h('tbody', null, rows.map((r) => r.tr))),
+        h('div', { class: 'card-body sla-warn' }, K.field('Warn at', h('div', { class: 'edit-inline' }, warn, h('span', { class: 'muted' }, '% of a target')), 'An alert goes to the assignee (or the admins) when this share of a target has passed, and again at a breach. An empty target means none.'))),
+      h('div', { class: 'card', id: 'sla-hours' },
+        h('div', { class: 'card-head' }, h('h2', null, 'Business hours')),
+        h('div', { class: 'card-body' },
+          h('label', { class: 'check-row' }, useBH, h('span', null, h('b', null, 'Count only business hours'), h('span', { class: 'muted' }, ' — otherwise the clock runs day and night'))),
+          bhFields),
+        admin ? h('div', { class: 'card-foot' }, save) : null)));
+  }
+
+  // ---- alerts ---------------------------------------------------------------------------
+
+  const ALERT_KIND = { sla_warning: 'SLA warning', sla_breach: 'SLA breach', volume_spike: 'Volume spike', channel_down: 'Channel down', daily_summary: 'Daily summary', data_request: 'Data request' };
+
+  async function renderAlerts() {
+    loading();
+    let r;
+    try { r = await api('GET', '/alerts'); } catch (e) { failed(e); return; }
+    const isSet = !!r.webhook_url_set;
+    const url = h('input', { id: 'alert-webhook', type: 'url', placeholder: isSet ? 'A URL is set: type a new one to replace it' : 'https://hooks.example.com/services/…', disabled: !admin, spellcheck: 'false', autocomplete: 'off' });
+    const save = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-webhook' }, 'Save');
+    const remove = isSet && admin ? h('button', {
+      type: 'button', class: 'btn btn-ghost', id: 'remove-webhook', onclick: async (e) => {
+        if (!(await K.confirm('Remove the webhook?', 'Alerts still reach the team in Kibo and by e-mail.', 'Remove', true))) return;
+        const x = await K.run(e.currentTarget, () => api('PATCH', '/alerts', { webhook_url: '' }), 'Webhook removed');
+        if (x) renderAlerts();
+      },
+    }, 'Remove') : null;
+    const list = r.alerts || [];
+    K.put($body, 
+      head('Alerts', 'What needs the team now: SLAs about to breach or breached, data-request deadlines, inbound spikes, a channel that stopped working. Each goes out once, in Kibo (the bell) and by e-mail.'),
+      readOnlyNote(),
+      h('form', {
+        class: 'card', id: 'webhook-form', onsubmit: async (e) => {
+          e.preventDefault();
+          if (!admin) return;
+          const v = url.value.trim();
+          if (!v) { K.toast(isSet ? 'Type the new URL, or press Remove.' : 'Type the URL of your webhook.'); url.focus(); return; }
+          const x = await K.run(save, () => api('PATCH', '/alerts', { webhook_url: v }), 'Saved: alerts now go to the webhook too');
+          if (x) renderAlerts();
+        },
+      },
+      h('div', { class: 'card-head' }, h('h2', null, 'Outgoing webhook'),
+        isSet ? h('span', { class: 'badge badge-ok', id: 'webhook-state' }, h('span', { class: 'dot' }), 'Set') : h('span', { class: 'badge', id: 'webhook-state' }, 'Not set')),
+      h('div', { class: 'card-body' },
+        K.field('Webhook URL', url, 'Kibo POSTs every alert as JSON {"kind", "text", "link", "at"}, so you can route it to your chat tool. The URL is a secret: it is never shown again.')),
+      admin ? h('div', { class: 'card-foot' }, remove, h('span', { class: 'spacer' }), save) : null),
+      h('div', { class: 'card', id: 'recent-alerts' },
+        h('div', { class: 'card-head' }, h('h2', null, 'Recent alerts'), h('span', { class: 'muted' }, String(list.length))),
+        list.length ? h('table', { class: 'table' },
+          h('thead', null, h('tr', null, h('th', null, 'When'), h('th', null, 'Kind'), h('th', null, 'Alert'))),
+          h('tbody', null, list.map((a) => {
+            const href = K.safeURL(a.link);
+            return h('tr', null,
+              h('td', { title: K.time.full(a.at), class: 'nowrap' }, K.time.short(a.at)),
+              h('td', null, h('span', { class: ['badge', /breach|down/.test(a.kind) ? 'badge-err' : /warning|spike/.test(a.kind) ? 'badge-warn' : null] }, ALERT_KIND[a.kind] || a.kind)),
+              h('td', null, href ? h('a', { href }, a.text) : a.text));
+          })))
+          : h('div', { class: 'empty' }, h('div', { class: 'empty-art' }, icon('bell')), h('p', null, 'No alerts yet.'))));
+  }
+
+  // ---- company --------------------------------------------------------------------------
+
+  const RULE_TEXT = {
+    'earlier of 30 days and one calendar month': 'Whichever ends first (recommended): never later than the law allows.',
+    'one calendar month': 'Art. 12(3) read literally: the same date next month (31 January → 28/29 February).',
+    '30 days': '30 calendar days after the day of receipt.',
+  };
+
+  async function renderCompany() {
+    loading();
+    let st;
+    try { st = await api('GET', '/settings'); } catch (e) { failed(e); return; }
+    const hasName = Object.prototype.hasOwnProperty.call(st, 'company_name');
+    const name = hasName ? h('input', { id: 'company-name', value: st.company_name || '', disabled: !admin, maxlength: 120, placeholder: 'Acme Inc.' }) : null;
+    const zone = zoneSelect('company-tz', st.company_timezone || 'UTC', !admin);
+    const rules = st.data_request_rules || Object.keys(RULE_TEXT);
+    const ruleRadios = rules.map((r) => h('label', { class: 'radio-row' },
+      h('input', { type: 'radio', name: 'dr-rule', value: r, checked: r === st.data_request_rule, disabled: !admin }),
+      h('span', null, h('b', null, r.charAt(0).toUpperCase() + r.slice(1)), h('span', { class: 'muted' }, ' — ' + (RULE_TEXT[r] || '')))));
+    const save = h('button', { type: 'submit', class: 'btn btn-primary', id: 'save-company' }, 'Save');
+    K.put($body, 
+      head('Company', 'Who you are to customers, and how Kibo counts the deadlines of data requests.'),
+      readOnlyNote(),
+      h('form', {
+        class: 'card', id: 'company-form', onsubmit: async (e) => {
+          e.preventDefault();
+          if (!admin) return;
+          const picked = $body.querySelector('input[name=dr-rule]:checked');
+          const body = { company_timezone: zone.value };
+          if (picked) body.data_request_rule = picked.value;
+          if (hasName) body.company_name = name.value.trim();
+          const r = await K.run(save, () => api('PATCH', '/settings', body), 'Saved');
+          if (r) renderCompany();
+        },
+      },
+      h('div', { class: 'card-body' },
+        name ? K.field('Company name', name, 'Shown on the status page and in messages to customers.') : null,
+        K.field('Time zone', zone, 'Data-request deadlines end at midnight in this zone; agents see them in their own.'),
+        h('fieldset', { class: 'fieldset' }, h('legend', null, 'Data-request deadline'), ruleRadios,
+          h('span', { class: 'field-hint' }, 'Fixed when a request is received; each request says which rule made its date. Changing it does not move existing deadlines.'))),
+      admin ? h('div', { class: 'card-foot' }, save) : null));
+  }
+
   // ---- routing ------------------------------------------------------------------------
 
-  const TABS = { agents: renderAgents, inboxes: renderInboxes, tokens: () => renderTokens(), profile: renderProfile };
+  const TABS = { agents: renderAgents, inboxes: renderInboxes, tokens: () => renderTokens(), profile: renderProfile, sla: renderSLA, alerts: renderAlerts, company: renderCompany };
   function route() {
     const [tab, sub] = location.hash.slice(1).split('/');
     const t = TABS[tab] ? tab : 'agents';
     for (const a of tabLinks) a.classList.toggle('active', a.dataset.tab === t);
-    document.title = ({ agents: 'Agents', inboxes: 'Inboxes', tokens: 'API tokens', profile: 'Profile' })[t] + ' · Settings · Kibo';
+    document.title = ({ agents: 'Agents', inboxes: 'Inboxes', tokens: 'API tokens', profile: 'Profile', sla: 'Service levels', alerts: 'Alerts', company: 'Company' })[t] + ' · Settings · Kibo';
     TABS[t](sub);
   }
   addEventListener('hashchange', route);
