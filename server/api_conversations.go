@@ -260,3 +260,19 @@ func (s *Server) getAttachment(c *fiber.Ctx) error {
 	c.Set("Content-Security-Policy", "default-src 'none'; sandbox")
 	return c.Send(f)
 }
+
+// deleteConversation hides a conversation for good (spam, a test). Its messages keep
+// their channel ids, so a mail still on the server is never imported again.
+func (s *Server) deleteConversation(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	if err := s.store.DeleteConversation(ctx, id); err != nil {
+		return err
+	}
+	s.store.Audit(ctx, "agent", currentAgent(c).ID, "conversation.delete", "conversation", strconv.FormatInt(id, 10), nil)
+	s.hub.Publish(map[string]any{"type": "conversation.deleted", "conversation_id": id})
+	return c.SendStatus(fiber.StatusNoContent)
+}

@@ -56,6 +56,7 @@ func TestAdminRoutesRefuseAgents(t *testing.T) {
 		{"PATCH", fmt.Sprintf("/api/v1/inboxes/%d", k.inboxID)},
 		{"POST", fmt.Sprintf("/api/v1/inboxes/%d/test", k.inboxID)},
 		{"GET", "/api/v1/audit"},
+		{"DELETE", "/api/v1/conversations/1"},
 		{"PATCH", fmt.Sprintf("/api/v1/agents/%d", k.admin.ID)},
 	}
 	for _, c := range cases {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 
 	"kibo/connectors"
@@ -19,7 +20,7 @@ func (s *Server) registerEmailChannel() {
 		}
 		cfg.OnStatus = report
 		cfg.Logger = s.log.With("inbox", in.ID)
-		return email.New(in.ID, cfg, mailState{s.store})
+		return email.New(in.ID, cfg, mailState{s.store, s})
 	})
 }
 
@@ -62,13 +63,28 @@ func emailConfig(settings map[string]any) (email.Config, error) {
 
 // mailState is the store seen as the e-mail connector's sync state: the cursor of
 // each mailbox, and the quarantine for mail that cannot be processed.
-type mailState struct{ st *store.Store }
+type mailState struct {
+	st  *store.Store
+	srv *Server
+}
 
 func (m mailState) Cursor(ctx context.Context, inboxID int64) (uint32, uint32, error) {
 	c, err := m.st.MailCursor(ctx, inboxID)
 	return c.UIDValidity, c.UID, err
 }
 
+// Quarantine keeps a mail that can't be processed, with its raw source, moves past it
+// and tells the admins once: a quarantined mail is a customer nobody answers yet.
 func (m mailState) Quarantine(ctx context.Context, inboxID int64, uidValidity, uid uint32, raw []byte, reason string) error {
-	return m.st.Quarantine(ctx, inboxID, "email", raw, reason, &store.MailCursor{UIDValidity: uidValidity, UID: uid})
+	if err := m.st.Quarantine(ctx, inboxID, "email", raw, reason, &store.MailCursor{UIDValidity: uidValidity, UID: uid}); err != nil {
+		return err
+	}
+	if admins, _, err := m.srv.admins(ctx); err == nil {
+		key := fmt.Sprintf("quarantine:%d:%d:%d", inboxID, uidValidity, uid)
+		text := fmt.Sprintf("A mail in inbox %d could not be processed and was quarantined with its raw source (IMAP UID %d): %s", inboxID, uid, reason)
+		if _, err := m.srv.raiseAlert(ctx, "mail_quarantined", key, "[Kibo] A mail was quarantined", text, "/settings#inboxes", admins); err != nil {
+			m.srv.log.Warn("quarantine alert", "err", err)
+		}
+	}
+	return nil
 }

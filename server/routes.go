@@ -48,6 +48,7 @@ func (s *Server) routes() {
 	api.Get("/conversations", s.listConversations)
 	api.Get("/conversations/:id", s.getConversation)
 	api.Patch("/conversations/:id", s.updateConversation)
+	api.Delete("/conversations/:id", adminOnly, s.deleteConversation)
 	api.Get("/conversations/:id/messages", s.listMessages)
 	api.Post("/conversations/:id/messages", s.postMessage)
 	api.Post("/conversations/:id/read", s.markRead)

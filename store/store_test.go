@@ -427,3 +427,30 @@ func TestBackupIsAConsistentCopy(t *testing.T) {
 		t.Fatalf("backup has %d messages, want 20", n)
 	}
 }
+
+// A conversation deleted in Kibo is not imported again when its mail is still on the
+// server and a re-scan delivers it once more.
+func TestDeletedConversationIsNotReimported(t *testing.T) {
+	s := newTestStore(t)
+	ctx := context.Background()
+	in := mustInbox(t, s, "email")
+	msg := Incoming{InboxID: in.ID, Identity: emailFrom("spam@example.com"), ExternalID: "<spam-1@x>", Subject: "Win", Text: "prize"}
+	first, err := s.Ingest(ctx, msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteConversation(ctx, first.ConversationID); err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Ingest(ctx, msg)
+	if err != nil || !again.Duplicate {
+		t.Fatalf("re-delivery after delete: %+v %v", again, err)
+	}
+	list, _, _ := s.Conversations(ctx, ConversationFilter{})
+	if len(list) != 0 {
+		t.Fatalf("deleted conversation listed again: %d", len(list))
+	}
+	if _, err := s.Conversation(ctx, first.ConversationID, 0); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("deleted conversation still readable: %v", err)
+	}
+}
