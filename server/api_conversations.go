@@ -179,18 +179,19 @@ func (s *Server) postMessage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var body struct {
-		Text    string `json:"text"`
-		Private bool   `json:"private"`
-		// Tag asks for a platform message tag where a reply window has closed
-		// (Messenger's HUMAN_AGENT).
-		Tag string `json:"tag"`
+	// JSON {"text","private","tag"}, or a multipart form with the same fields and
+	// "file" parts (attachments.go)
+	var body replyBody
+	if isMultipart(c) {
+		body, err = readReplyForm(c)
+	} else {
+		err = decodeBody(c, &body)
 	}
-	if err := decodeBody(c, &body); err != nil {
+	if err != nil {
 		return err
 	}
 	agent := currentAgent(c)
-	msg, err := s.reply(c.UserContext(), id, agent, body.Text, body.Private, body.Tag)
+	msg, err := s.replyWithFiles(c.UserContext(), id, agent, body.Text, body.Private, body.Tag, body.Files)
 	if err != nil {
 		return err
 	}

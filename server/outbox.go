@@ -188,5 +188,13 @@ func (w *outboxWorker) outbound(ctx context.Context, it *store.OutboxItem) (conn
 	if conv.LastCustomerMessageAt != nil {
 		out.LastInboundAt = *conv.LastCustomerMessageAt
 	}
+	for _, a := range msg.Attachments {
+		data, err := s.store.AttachmentData(a)
+		if err != nil {
+			// the file is gone from the data directory: no retry brings it back
+			return connectors.Outbound{}, connectors.Permanent("the file "+a.Filename+" of this reply is missing from the data directory", err)
+		}
+		out.Attachments = append(out.Attachments, connectors.Attachment{Filename: a.Filename, ContentType: a.ContentType, Size: int64(len(data)), Data: data})
+	}
 	return out, nil
 }

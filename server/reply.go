@@ -13,8 +13,17 @@ import (
 // reply stores an agent's reply or note and sends it on the conversation's channel: at
 // once for chat (the widget reads from the store), through the outbox for the others.
 func (s *Server) reply(ctx context.Context, convID int64, agent *store.Agent, text string, private bool, tag string) (*store.Message, error) {
+	return s.replyWithFiles(ctx, convID, agent, text, private, tag, nil)
+}
+
+// replyWithFiles is reply with attached files (attachments.go): stored with the
+// message in one transaction, sent by the outbox with it.
+func (s *Server) replyWithFiles(ctx context.Context, convID int64, agent *store.Agent, text string, private bool, tag string, files []store.IncomingAttachment) (*store.Message, error) {
 	conv, err := s.store.Conversation(ctx, convID, agent.ID)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkReplyFiles(conv.Channel, private, files); err != nil {
 		return nil, err
 	}
 	if !private && conv.Channel == "messenger" {
@@ -32,7 +41,7 @@ func (s *Server) reply(ctx context.Context, convID int64, agent *store.Agent, te
 			return nil, &apiError{422, "outside_window", "the customer last wrote more than 7 days ago: Messenger takes no reply until they write again"}
 		}
 	}
-	am := store.AgentMessage{ConversationID: convID, AgentID: agent.ID, AuthorName: agent.Name, Text: text, Private: private}
+	am := store.AgentMessage{ConversationID: convID, AgentID: agent.ID, AuthorName: agent.Name, Text: text, Private: private, Files: files}
 	if !private && conv.Channel != "chat" {
 		am.Queue = true
 		am.OutboxPayload = outboxPayload{Tag: tag}

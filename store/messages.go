@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"os"
 	"strings"
 	"time"
 )
@@ -189,13 +190,17 @@ type AgentMessage struct {
 	// ExternalID is the channel id fixed before sending (an e-mail's Message-ID), so a
 	// customer's answer threads onto this reply even before the send completes.
 	ExternalID string
+	// Files are attached to the message: written by content hash under the data
+	// directory before the transaction (like inbound files), their rows inserted in
+	// the same transaction as the message and its outbox row. Data must be set.
+	Files []IncomingAttachment
 }
 
 // AddAgentMessage stores an agent's reply or note; a queued reply gets its outbox row
 // in the same transaction, so nothing is sent that is not stored first.
 func (s *Store) AddAgentMessage(ctx context.Context, am AgentMessage) (*Message, error) {
 	text := strings.TrimSpace(am.Text)
-	if text == "" {
+	if text == "" && len(am.Files) == 0 {
 		return nil, invalid("the message is empty")
 	}
 	if len(am.Text) > 64*1024 {
@@ -203,6 +208,16 @@ func (s *Store) AddAgentMessage(ctx context.Context, am AgentMessage) (*Message,
 	}
 	if am.AuthorKind == "" {
 		am.AuthorKind = "agent"
+	}
+	for i := range am.Files {
+		if am.Files[i].Data == nil {
+			return nil, invalid("the file %q has no content", am.Files[i].Filename)
+		}
+		// named by content hash: a retry rewrites the same file, a rolled back
+		// transaction leaves only an orphan
+		if err := s.writeAttachmentFile(&am.Files[i]); err != nil {
+			return nil, err
+		}
 	}
 	var id int64
 	now := s.Now()
@@ -236,14 +251,24 @@ func (s *Store) AddAgentMessage(ctx context.Context, am AgentMessage) (*Message,
 		if err != nil {
 			return err
 		}
+		for _, f := range am.Files {
+			if _, err := tx.exec(ctx, `INSERT INTO attachments(message_id, filename, content_type, size, sha256, content_id, url, too_large) VALUES (?, ?, ?, ?, ?, '', '', 0)`,
+				id, f.Filename, f.ContentType, f.Size, strings.TrimPrefix(f.URL, "sha256:")); err != nil {
+				return err
+			}
+		}
 		if am.Private {
 			_, err = tx.exec(ctx, `UPDATE conversations SET updated_at = ? WHERE id = ?`, formatTime(now), am.ConversationID)
 			return err
 		}
 		firstResponse := am.AuthorKind == "agent"
+		summary := am.Text
+		if text == "" && len(am.Files) > 0 {
+			summary = "📎 " + am.Files[0].Filename
+		}
 		if _, err := tx.exec(ctx, `UPDATE conversations SET last_message_at = ?, last_message_id = ?, preview = ?, updated_at = ?,
 			first_response_at = CASE WHEN ? AND first_response_at IS NULL THEN ? ELSE first_response_at END WHERE id = ?`,
-			formatTime(now), id, preview(am.Text), formatTime(now), firstResponse, formatTime(now), am.ConversationID); err != nil {
+			formatTime(now), id, preview(summary), formatTime(now), firstResponse, formatTime(now), am.ConversationID); err != nil {
 			return err
 		}
 		if am.Queue {
@@ -277,6 +302,16 @@ func preview(text string) string {
 		return string(r[:140]) + "…"
 	}
 	return text
+}
+
+// AttachmentData reads the stored file of an attachment (an agent's file for the
+// outbox, or an inbound one). It fails for one that was never stored (too large, or
+// only a link).
+func (s *Store) AttachmentData(a *Attachment) ([]byte, error) {
+	if a.SHA256 == "" {
+		return nil, notFound("file of attachment", a.ID)
+	}
+	return os.ReadFile(s.AttachmentPath(a.SHA256))
 }
 
 // AttachmentByID returns one attachment.
