@@ -7,7 +7,7 @@ export GOFLAGS
 ADDR    ?= 127.0.0.1:8080
 DATA    ?= ./data
 
-.PHONY: run build test vet fmt-check deps bench load crash soak spike backup gendata conform clean
+.PHONY: run build test vet fmt-check deps bench load crash soak spike backup mailbench gendata conform clean
 
 run: build
 	./bin/kibo serve --addr $(ADDR) --data $(DATA)
@@ -48,6 +48,10 @@ spike: build
 
 backup: build
 	go run ./scripts/backupcheck --bin bin/kibo
+
+# e-mail ingest: N messages appended to a throwaway Dovecot, time until all are stored
+mailbench: build
+	go run ./scripts/mailbench --bin bin/kibo --n $${N:-10000} --runs $${RUNS:-3}
 
 # a large database for the benchmarks: make gendata OUT=/tmp/kibo-1m CONVS=1000000
 gendata:

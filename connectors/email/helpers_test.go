@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -153,6 +154,32 @@ func testMail(n int) []byte {
 
 func testID(n int) string { return fmt.Sprintf("<msg-%d@example.org>", n) }
 
+// testNumber is n of testID(n).
+func testNumber(id string) (int, bool) {
+	var n int
+	_, err := fmt.Sscanf(id, "<msg-%d@example.org>", &n)
+	return n, err == nil
+}
+
+func testNumberOf(id string) int {
+	n, _ := testNumber(id)
+	return n
+}
+
+// testReply is testMail(n) from sender, answering testMail(to).
+func testReply(n, to int, sender string) []byte {
+	return []byte(fmt.Sprintf("From: %s\r\n"+
+		"To: support@example.com\r\n"+
+		"Subject: Re: Question number %d\r\n"+
+		"Date: Mon, 1 Apr 2024 11:00:00 +0000\r\n"+
+		"Message-ID: <msg-%d@example.org>\r\n"+
+		"In-Reply-To: <msg-%d@example.org>\r\n"+
+		"References: <msg-%d@example.org>\r\n"+
+		"Content-Type: text/plain; charset=utf-8\r\n"+
+		"\r\n"+
+		"A follow-up, number %d.\r\n", sender, to, n, to, to, n))
+}
+
 // ---- an in-memory store: Sink and SyncState, with the store's transaction rule ----
 
 type storedMsg struct {
@@ -168,8 +195,8 @@ type quarantined struct {
 }
 
 // memStore models the real store: Deliver commits the message (unless its
-// ExternalID is known) and the cursor from its Metadata in one step; Quarantine
-// commits the quarantine row and the cursor in one step.
+// ExternalID is known) and the cursor from its Metadata, when it carries one, in one
+// step; Quarantine commits the quarantine row and the cursor in one step.
 type memStore struct {
 	t  testing.TB
 	mu sync.Mutex
@@ -186,7 +213,11 @@ type memStore struct {
 	// afterCommit, when set, runs after the commit; an error is returned to the
 	// receiver although the message is stored (the answer was lost).
 	afterCommit func(in connectors.Inbound) error
-	delivered   atomic.Int64
+	// inOrder, when set, checks the receiver's promises for a fresh mailbox where
+	// testMail(n) has UID n: the cursor never passes a message that is neither stored
+	// nor quarantined, and a message is stored after the messages it answers.
+	inOrder   bool
+	delivered atomic.Int64
 }
 
 func newMemStore(t testing.TB) *memStore {
@@ -202,6 +233,14 @@ func (s *memStore) Cursor(ctx context.Context, inboxID int64) (uint32, uint32, e
 func (s *memStore) advance(uv, uid uint32) {
 	if uv == s.uidValidity && uid <= s.lastUID {
 		s.t.Errorf("cursor went backwards or repeated: %d/%d after %d/%d", uv, uid, s.uidValidity, s.lastUID)
+	}
+	if s.inOrder {
+		for n := uint32(1); n <= uid; n++ {
+			if _, ok := s.byID[testID(int(n))]; !ok && !slices.ContainsFunc(s.quarantine, func(q quarantined) bool { return q.uid == n }) {
+				s.t.Errorf("the cursor moved to UID %d while UID %d is not committed", uid, n)
+				break
+			}
+		}
 	}
 	s.uidValidity, s.lastUID = uv, uid
 }
@@ -223,11 +262,18 @@ func (s *memStore) Deliver(ctx context.Context, in connectors.Inbound) (connecto
 			return connectors.Delivered{}, err
 		}
 	}
-	uv, err1 := strconv.ParseUint(in.Metadata[MetaUIDValidity], 10, 32)
-	uid, err2 := strconv.ParseUint(in.Metadata[MetaUID], 10, 32)
-	if err1 != nil || err2 != nil {
-		s.t.Errorf("message %s without an IMAP cursor in Metadata: %v", in.ExternalID, in.Metadata)
-		return connectors.Delivered{}, connectors.Permanent("no cursor", nil)
+	// A message carries the cursor (both keys) or leaves it alone (neither).
+	var uv, uid uint64
+	_, hasUV := in.Metadata[MetaUIDValidity]
+	_, hasUID := in.Metadata[MetaUID]
+	if hasUV || hasUID {
+		var err1, err2 error
+		uv, err1 = strconv.ParseUint(in.Metadata[MetaUIDValidity], 10, 32)
+		uid, err2 = strconv.ParseUint(in.Metadata[MetaUID], 10, 32)
+		if err1 != nil || err2 != nil {
+			s.t.Errorf("message %s with half an IMAP cursor in Metadata: %v", in.ExternalID, in.Metadata)
+			return connectors.Delivered{}, connectors.Permanent("half a cursor", nil)
+		}
 	}
 	s.mu.Lock()
 	d := connectors.Delivered{}
@@ -235,11 +281,22 @@ func (s *memStore) Deliver(ctx context.Context, in connectors.Inbound) (connecto
 		s.duplicates++
 		d.Duplicate = true
 	} else {
+		if s.inOrder {
+			for _, ref := range in.ThreadRefs {
+				if n, ok := testNumber(ref); ok && n < testNumberOf(in.ExternalID) {
+					if _, stored := s.byID[ref]; !stored {
+						s.t.Errorf("%s stored before %s, which it answers", in.ExternalID, ref)
+					}
+				}
+			}
+		}
 		s.byID[in.ExternalID] = len(s.msgs)
 		s.msgs = append(s.msgs, storedMsg{in, uint32(uv), uint32(uid)})
 		d.MessageID = int64(len(s.msgs))
 	}
-	s.advance(uint32(uv), uint32(uid))
+	if hasUV {
+		s.advance(uint32(uv), uint32(uid))
+	}
 	s.mu.Unlock()
 	s.delivered.Add(1)
 	if s.afterCommit != nil {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -34,21 +33,24 @@ func TestReceiverSyncsEveryMessageOnceAndIgnoresSeen(t *testing.T) {
 		appendMsg(t, admin, "INBOX", testMail(i), flags...)
 	}
 	store := newMemStore(t)
+	store.inOrder = true // the cursor never passes an uncommitted message
 	r := NewReceiver(7, d.config("INBOX", 0), store)
+	r.batch = 100
 	rr := runReceiver(t, r, store)
 	waitFor(t, 10*time.Second, "the initial sync", func() bool { return store.count() == n })
 	store.checkExactly(t, 1, n)
 
-	// Delivered in UID order, with the cursor, the inbox and the sender.
+	// Delivered with the inbox and the sender; the cursor covers them all.
 	store.mu.Lock()
-	for i, m := range store.msgs {
-		if m.in.ExternalID != testID(i+1) || m.uid != uint32(i+1) {
-			t.Fatalf("message %d is %s (UID %d): not in UID order", i+1, m.in.ExternalID, m.uid)
-		}
-		if m.in.InboxID != 7 || m.in.Identity.ExternalID != fmt.Sprintf("customer%d@example.org", i+1) ||
+	for _, m := range store.msgs {
+		i := testNumberOf(m.in.ExternalID)
+		if m.in.InboxID != 7 || m.in.Identity.ExternalID != fmt.Sprintf("customer%d@example.org", i) ||
 			m.in.Metadata[MetaMailbox] != "INBOX" || len(m.in.Raw) == 0 {
-			t.Fatalf("message %d mapped wrongly: %+v", i+1, m.in)
+			t.Fatalf("message %d mapped wrongly: %+v", i, m.in)
 		}
+	}
+	if store.lastUID != n {
+		t.Errorf("cursor at UID %d, want %d", store.lastUID, n)
 	}
 	store.mu.Unlock()
 
@@ -142,6 +144,7 @@ func TestReceiverSurvivesDroppedConnections(t *testing.T) {
 	// FETCH response (30 KB into the connection), then twice right after a commit.
 	p.cutAfter.Store(30 << 10)
 	store := newMemStore(t)
+	store.inOrder = true
 	var cuts atomic.Int64
 	store.afterCommit = func(in connectors.Inbound) error {
 		switch in.ExternalID {
@@ -151,7 +154,9 @@ func TestReceiverSurvivesDroppedConnections(t *testing.T) {
 		}
 		return nil
 	}
-	rr := runReceiver(t, NewReceiver(1, d.config("INBOX", p.port()), store), store)
+	r := NewReceiver(1, d.config("INBOX", p.port()), store)
+	r.batch = 100
+	rr := runReceiver(t, r, store)
 	waitFor(t, 20*time.Second, "all mail through a failing network", func() bool { return store.count() == n })
 	store.checkExactly(t, 1, n)
 	if store.dups() != 0 {
@@ -177,6 +182,7 @@ func TestReceiverSurvivesDovecotRestart(t *testing.T) {
 		appendMsg(t, admin, "INBOX", testMail(i))
 	}
 	store := newMemStore(t)
+	store.inOrder = true
 	// Dovecot dies (SIGKILL, with all its processes) in the middle of the sync and
 	// comes back a little later.
 	restarted := make(chan struct{})
@@ -191,7 +197,9 @@ func TestReceiverSurvivesDovecotRestart(t *testing.T) {
 		}
 		return nil
 	}
-	rr := runReceiver(t, NewReceiver(1, d.config("INBOX", 0), store), store)
+	r := NewReceiver(1, d.config("INBOX", 0), store)
+	r.batch = 50
+	rr := runReceiver(t, r, store)
 	<-restarted
 	waitFor(t, 15*time.Second, "all mail after the restart", func() bool { return store.count() == n })
 	if rr.failures.Load() == 0 {
@@ -277,8 +285,10 @@ func uidValidity(t testing.TB, c *imapclient.Client, box string) uint32 {
 }
 
 // The process dies after the fetch, before the message's transaction commits: a new
-// receiver (a restarted Kibo) resumes with that message, and nothing is lost or
-// doubled.
+// receiver (a restarted Kibo) resumes from the cursor, and nothing is lost or stored
+// twice. The messages of a batch are delivered concurrently and the cursor moves only
+// once all of them are committed, so what was committed of a failed batch comes again
+// and is recognised by its Message-ID.
 func TestReceiverResumesAfterKillBetweenFetchAndCommit(t *testing.T) {
 	t.Parallel()
 	d := startDovecot(t)
@@ -288,6 +298,7 @@ func TestReceiverResumesAfterKillBetweenFetchAndCommit(t *testing.T) {
 		appendMsg(t, admin, "INBOX", testMail(i))
 	}
 	store := newMemStore(t)
+	store.inOrder = true
 
 	// Kibo #1 is killed while storing message 17: its context ends and the
 	// transaction never commits.
@@ -310,12 +321,15 @@ func TestReceiverResumesAfterKillBetweenFetchAndCommit(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
-	if got := store.count(); got != 16 {
-		t.Fatalf("%d messages stored before the kill, want 16", got)
+	store.mu.Lock()
+	if store.has17() || store.lastUID != 0 {
+		t.Fatalf("after the kill: message 17 stored %v, cursor at %d; want neither", store.has17(), store.lastUID)
 	}
+	before := len(store.msgs)
+	store.mu.Unlock()
 
 	// The store itself fails twice on message 25 (disk full, lock timeout): the
-	// receiver retries the same message until it goes in.
+	// receiver retries until it goes in.
 	var failures atomic.Int64
 	store.beforeCommit = func(in connectors.Inbound) error {
 		if in.ExternalID == testID(25) && failures.Add(1) <= 2 {
@@ -335,9 +349,11 @@ func TestReceiverResumesAfterKillBetweenFetchAndCommit(t *testing.T) {
 	rr := runReceiver(t, NewReceiver(1, d.config("INBOX", 0), store), store)
 	waitFor(t, 10*time.Second, "the resumed sync", func() bool { return store.count() == n })
 	store.checkExactly(t, 1, n)
-	// The cursor was committed with message 33, so nothing is delivered twice.
-	if store.dups() != 0 {
-		t.Errorf("%d duplicate deliveries", store.dups())
+	waitFor(t, 5*time.Second, "the cursor over all", func() bool { store.mu.Lock(); defer store.mu.Unlock(); return store.lastUID == n })
+	// What was committed before a failure came again and was recognised, never stored
+	// twice (checkExactly); at most the batch was delivered again for each failure.
+	if d := store.dups(); d < before || d > 3*n {
+		t.Errorf("%d repeated deliveries (%d were stored before the kill)", d, before)
 	}
 	if !lost.Load() {
 		t.Error("the lost answer was never simulated")
@@ -345,10 +361,13 @@ func TestReceiverResumesAfterKillBetweenFetchAndCommit(t *testing.T) {
 	if failures.Load() < 3 {
 		t.Errorf("message 25 was tried %d times", failures.Load())
 	}
-	if rr.failures.Load() < 3 {
-		t.Errorf("%d failures reported, want at least 3", rr.failures.Load())
+	// the two faults may hit one batch together: at least two failed sessions
+	if rr.failures.Load() < 2 {
+		t.Errorf("%d failures reported, want at least 2", rr.failures.Load())
 	}
 }
+
+func (s *memStore) has17() bool { _, ok := s.byID[testID(17)]; return ok }
 
 func TestReceiverQuarantinesWhatItCannotProcess(t *testing.T) {
 	t.Parallel()
@@ -462,25 +481,60 @@ func TestReceiverIgnoresStarResultBelowCursor(t *testing.T) {
 	}
 }
 
-func TestReceiverDeliversInUIDOrderAcrossBatches(t *testing.T) {
+// The messages of a batch go to the sink concurrently, but a reply never before the
+// message it answers, and one sender's messages in the order they came; the cursor
+// follows only what is committed.
+func TestReceiverDeliversRelatedMessagesInUIDOrder(t *testing.T) {
 	t.Parallel()
 	srv := newMemServer(t)
-	var want []string
-	for i := 1; i <= 230; i++ {
-		srv.append(t, testMail(i))
-		want = append(want, testID(i))
+	const n = 230
+	var originals []int
+	for i := 1; i <= n; i++ {
+		switch {
+		case i > 3 && i%3 == 0:
+			// a reply to a recent message (often in the same batch), from a third party
+			to := originals[len(originals)-1-i%min(len(originals), 5)]
+			srv.append(t, testReply(i, to, fmt.Sprintf("Colleague <colleague%d@example.org>", i)))
+		case i%5 == 0:
+			// one customer writes again and again
+			srv.append(t, []byte(strings.Replace(string(testMail(i)), fmt.Sprintf("<customer%d@example.org>", i), "<frequent@example.org>", 1)))
+			originals = append(originals, i)
+		default:
+			srv.append(t, testMail(i))
+			originals = append(originals, i)
+		}
 	}
 	store := newMemStore(t)
+	store.inOrder = true
+	// a slow, uneven store, so that concurrent deliveries overtake each other
+	store.beforeCommit = func(in connectors.Inbound) error {
+		time.Sleep(time.Duration(testNumberOf(in.ExternalID)*7%5) * time.Millisecond)
+		return nil
+	}
 	r := NewReceiver(1, srv.config(), store)
+	r.batch = 100 // three batches
 	runReceiver(t, r, store)
-	waitFor(t, 10*time.Second, "the sync", func() bool { return store.count() == 230 })
+	waitFor(t, 20*time.Second, "the sync", func() bool { return store.count() == n })
+	store.checkExactly(t, 1, n)
 	store.mu.Lock()
 	defer store.mu.Unlock()
-	var got []string
-	for _, m := range store.msgs {
-		got = append(got, m.in.ExternalID)
+	last, overtaken := 0, 0
+	for i, m := range store.msgs {
+		k := testNumberOf(m.in.ExternalID)
+		if m.in.Identity.ExternalID == "frequent@example.org" {
+			if k < last {
+				t.Errorf("frequent@example.org's message %d stored after its message %d", k, last)
+			}
+			last = k
+		}
+		if k != i+1 {
+			overtaken++
+		}
 	}
-	if !slices.Equal(got, want) {
-		t.Error("messages not delivered in UID order")
+	if overtaken == 0 {
+		t.Log("every message was stored in UID order: nothing was delivered concurrently")
+	}
+	if store.lastUID != n {
+		t.Errorf("cursor at UID %d, want %d", store.lastUID, n)
 	}
 }
