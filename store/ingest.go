@@ -135,11 +135,21 @@ func (s *Store) writeAttachmentFile(a *IncomingAttachment) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, a.Data, 0o600); err != nil {
+	// a temporary file of its own: two messages may carry the same file at once
+	f, err := os.CreateTemp(filepath.Dir(path), sha+".*.tmp")
+	if err != nil {
 		return err
 	}
-	return os.Rename(tmp, path)
+	if _, err := f.Write(a.Data); err != nil {
+		f.Close()
+		os.Remove(f.Name())
+		return err
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(f.Name())
+		return err
+	}
+	return os.Rename(f.Name(), path)
 }
 
 // ---- group commit
