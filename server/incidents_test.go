@@ -6,8 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -18,7 +16,6 @@ import (
 	"time"
 
 	"kibo/connectors"
-	"kibo/connectors/chat"
 	"kibo/store"
 )
 
@@ -38,40 +35,7 @@ func (c *opsClock) Add(d time.Duration) {
 // startKiboAt is startKibo with the store and the server on clk.
 func startKiboAt(t *testing.T, clk *opsClock) *testKibo {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{Durability: store.DurabilityNormal, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(Config{OutboxInterval: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond, Chat: chat.Limits{MessagesPerSecond: 1000, Burst: 1000}, Now: clk.Now}, st, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start(context.Background())
-	go srv.Listen(ln)
-	t.Cleanup(func() {
-		srv.Shutdown(5 * time.Second)
-		st.Close()
-	})
-	k := &testKibo{t: t, srv: srv, st: st, base: "http://" + ln.Addr().String()}
-	ctx := context.Background()
-	hash, _ := HashPassword("admin-password")
-	k.admin, _ = st.CreateAgent(ctx, "admin@example.com", "Ada Admin", "admin", hash)
-	hash, _ = HashPassword("agent-password")
-	k.agent, _ = st.CreateAgent(ctx, "sam@example.com", "Sam", "agent", hash)
-	k.adminToken = NewAPIToken()
-	st.CreateAPIToken(ctx, k.admin.ID, "test", k.adminToken)
-	k.agentToken = NewAPIToken()
-	st.CreateAPIToken(ctx, k.agent.ID, "test", k.agentToken)
-	var inbox map[string]any
-	k.api("POST", "/api/v1/inboxes", k.adminToken, map[string]any{"kind": "chat", "name": "Web", "settings": map[string]any{}}, &inbox, 201)
-	k.inboxID = int64(inbox["id"].(float64))
-	k.publicKey = inbox["public_key"].(string)
-	return k
+	return startKiboWith(t, clk.Now)
 }
 
 // dbInt reads one number straight from the database file (read-only), for what the

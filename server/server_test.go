@@ -37,12 +37,19 @@ type testKibo struct {
 
 func startKibo(t *testing.T) *testKibo {
 	t.Helper()
-	st, err := store.Open(t.TempDir(), store.Options{Durability: store.DurabilityNormal})
+	return startKiboWith(t, nil)
+}
+
+// startKiboWith starts it on a clock of the test's (nil: the real one), shared by the
+// store and the server so deadlines and SLAs can be tested without sleeping.
+func startKiboWith(t *testing.T, now func() time.Time) *testKibo {
+	t.Helper()
+	st, err := store.Open(t.TempDir(), store.Options{Durability: store.DurabilityNormal, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(Config{OutboxInterval: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond, Chat: chat.Limits{MessagesPerSecond: 1000, Burst: 1000}}, st, log)
+	srv, err := New(Config{OutboxInterval: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond, Chat: chat.Limits{MessagesPerSecond: 1000, Burst: 1000}, Now: now}, st, log)
 	if err != nil {
 		t.Fatal(err)
 	}
