@@ -31,9 +31,20 @@ type Identity struct {
 
 // Contact returns a contact with its identities (two statements).
 func (s *Store) Contact(ctx context.Context, id int64) (*Contact, error) {
+	return loadContact(ctx, s, id)
+}
+
+// rowReader is what loads read through: the store's reader pool, or one read
+// transaction (the export's snapshot).
+type rowReader interface {
+	query(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	queryRow(ctx context.Context, q string, args ...any) *sql.Row
+}
+
+func loadContact(ctx context.Context, r rowReader, id int64) (*Contact, error) {
 	var c Contact
 	var created, updated string
-	err := s.queryRow(ctx, `SELECT id, name, email, created_at, updated_at FROM contacts WHERE id = ?`, id).
+	err := r.queryRow(ctx, `SELECT id, name, email, created_at, updated_at FROM contacts WHERE id = ?`, id).
 		Scan(&c.ID, &c.Name, &c.Email, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("contact", id)
@@ -42,7 +53,7 @@ func (s *Store) Contact(ctx context.Context, id int64) (*Contact, error) {
 		return nil, err
 	}
 	c.CreatedAt, c.UpdatedAt = parseTime(created), parseTime(updated)
-	rows, err := s.query(ctx, `SELECT id, kind, scope, external_id, name, handle, created_at FROM identities WHERE contact_id = ? ORDER BY id`, id)
+	rows, err := r.query(ctx, `SELECT id, kind, scope, external_id, name, handle, created_at FROM identities WHERE contact_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +66,7 @@ func (s *Store) Contact(ctx context.Context, id int64) (*Contact, error) {
 			return nil, err
 		}
 		i.CreatedAt = parseTime(at)
-		// a visitor's id is the hash of their bearer token: not for display
+		// a visitor's id is the hash of their bearer token: a credential, not for display
 		if i.Kind == "visitor" {
 			i.ExternalID = i.ExternalID[:min(8, len(i.ExternalID))] + "…"
 		}

@@ -7,7 +7,6 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"io"
@@ -194,37 +193,12 @@ func (s *Store) ExportContact(ctx context.Context, id int64) (*ContactExport, er
 }
 
 func (t *snapshot) exportContact(ctx context.Context, id int64) (*ExportContact, error) {
-	var c ExportContact
-	var created, updated string
-	err := t.queryRow(ctx, `SELECT id, name, email, created_at, updated_at FROM contacts WHERE id = ?`, id).
-		Scan(&c.ID, &c.Name, &c.Email, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("contact", id)
-	}
+	c, err := loadContact(ctx, t, id)
 	if err != nil {
 		return nil, err
 	}
-	c.CreatedAt, c.UpdatedAt = parseTime(created), parseTime(updated)
-	rows, err := t.query(ctx, `SELECT id, kind, scope, external_id, name, handle, created_at FROM identities WHERE contact_id = ? ORDER BY id`, id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	c.Identities = []*Identity{}
-	for rows.Next() {
-		var i Identity
-		var at string
-		if err := rows.Scan(&i.ID, &i.Kind, &i.Scope, &i.ExternalID, &i.Name, &i.Handle, &at); err != nil {
-			return nil, err
-		}
-		i.CreatedAt = parseTime(at)
-		// a chat visitor's id is the hash of their bearer token: a credential, not data
-		if i.Kind == "visitor" {
-			i.ExternalID = i.ExternalID[:min(8, len(i.ExternalID))] + "…"
-		}
-		c.Identities = append(c.Identities, &i)
-	}
-	return &c, rows.Err()
+	ec := ExportContact(*c)
+	return &ec, nil
 }
 
 // contactMessages is every message of the contact's conversations, and every message
