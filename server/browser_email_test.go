@@ -75,12 +75,7 @@ iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAA
 func TestBrowserHostileHTMLMailIsHarmless(t *testing.T) {
 	k := startKibo(t)
 	dc := startTestDovecot(t)
-	var inbox map[string]any
-	k.api("POST", "/api/v1/inboxes", k.adminToken, map[string]any{"kind": "email", "name": "Support mail", "settings": map[string]any{
-		"address": "support@example.com",
-		"imap":    map[string]any{"host": "127.0.0.1", "port": dc.port, "tls": "none", "username": "support@example.com", "password": "secret", "mailbox": "INBOX"},
-		"smtp":    map[string]any{"host": "127.0.0.1", "port": 1, "tls": "none", "username": "", "password": ""},
-	}}, &inbox, 201)
+	inbox := k.addEmailInbox(dc, 1)
 	dc.appendMail(t, hostileMail)
 	var convID int64
 	waitFor(t, "the mail to become a conversation", func() bool {

@@ -16,12 +16,7 @@ func TestBrowserIncidentReachesEveryone(t *testing.T) {
 	k := startKibo(t)
 	dc := startTestDovecot(t)
 	smtpBox, smtpPort := startSMTPSink(t)
-	var inbox map[string]any
-	k.api("POST", "/api/v1/inboxes", k.adminToken, map[string]any{"kind": "email", "name": "Support mail", "settings": map[string]any{
-		"address": "support@example.com",
-		"imap":    map[string]any{"host": "127.0.0.1", "port": dc.port, "tls": "none", "username": "support@example.com", "password": "secret", "mailbox": "INBOX"},
-		"smtp":    map[string]any{"host": "127.0.0.1", "port": smtpPort, "tls": "none", "username": "", "password": ""},
-	}}, &inbox, 201)
+	inbox := k.addEmailInbox(dc, smtpPort)
 	mailInbox := int64(inbox["id"].(float64))
 	convs := func() []map[string]any {
 		var list struct {

@@ -143,12 +143,7 @@ func TestEmailInboxEndToEnd(t *testing.T) {
 	k := startKibo(t)
 	dc := startTestDovecot(t)
 	smtpBox, smtpPort := startSMTPSink(t)
-	var inbox map[string]any
-	k.api("POST", "/api/v1/inboxes", k.adminToken, map[string]any{"kind": "email", "name": "Support mail", "settings": map[string]any{
-		"address": "support@example.com",
-		"imap":    map[string]any{"host": "127.0.0.1", "port": dc.port, "tls": "none", "username": "support@example.com", "password": "secret", "mailbox": "INBOX"},
-		"smtp":    map[string]any{"host": "127.0.0.1", "port": smtpPort, "tls": "none", "username": "", "password": ""},
-	}}, &inbox, 201)
+	inbox := k.addEmailInbox(dc, smtpPort)
 	id := int64(inbox["id"].(float64))
 	if pw := inbox["settings"].(map[string]any)["imap"].(map[string]any)["password"]; pw != true {
 		t.Fatalf("the password must be write-only, got %v", pw)
@@ -255,6 +250,18 @@ On Thu, Support wrote:
 }
 
 func smtpCount(b *smtpSink) int { return len(b.received()) }
+
+// addEmailInbox creates an e-mail inbox on the test Dovecot, sending through smtpPort.
+func (k *testKibo) addEmailInbox(dc *testDovecot, smtpPort int) map[string]any {
+	k.t.Helper()
+	var inbox map[string]any
+	k.api("POST", "/api/v1/inboxes", k.adminToken, map[string]any{"kind": "email", "name": "Support mail", "settings": map[string]any{
+		"address": "support@example.com",
+		"imap":    map[string]any{"host": "127.0.0.1", "port": dc.port, "tls": "none", "username": "support@example.com", "password": "secret", "mailbox": "INBOX"},
+		"smtp":    map[string]any{"host": "127.0.0.1", "port": smtpPort, "tls": "none", "username": "", "password": ""},
+	}}, &inbox, 201)
+	return inbox
+}
 
 func TestEmailInboxTestConnectionSaysWhatIsWrong(t *testing.T) {
 	k := startKibo(t)
