@@ -454,3 +454,61 @@ func TestDeletedConversationIsNotReimported(t *testing.T) {
 		t.Fatalf("deleted conversation still readable: %v", err)
 	}
 }
+
+func TestResentFirstMessageIsADuplicateNotAnError(t *testing.T) {
+	// the widget resends its first message before it knows the conversation: the
+	// insert's own conflict check must answer with the stored message
+	s := newTestStore(t)
+	ctx := context.Background()
+	in := mustInbox(t, s, "chat")
+	visitor := IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "resender"}
+	first, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: visitor, ClientID: "c-1", Text: "hello?", ReuseOpen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: visitor, ClientID: "c-1", Text: "hello?", ReuseOpen: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !again.Duplicate || again.MessageID != first.MessageID || again.ConversationID != first.ConversationID ||
+		again.ContactID != first.ContactID || !again.CreatedAt.Equal(first.CreatedAt) {
+		t.Fatalf("resend: %+v, first: %+v", again, first)
+	}
+	var n int
+	s.r.QueryRow(`SELECT COUNT(*) FROM messages`).Scan(&n)
+	if n != 1 {
+		t.Fatalf("%d messages stored, want 1", n)
+	}
+}
+
+func TestBadMessageInABatchFailsAloneAndLeavesNothing(t *testing.T) {
+	s := newTestStore(t)
+	in := mustInbox(t, s, "chat")
+	req := func(visitor string, conv int64) *ingestRequest {
+		return &ingestRequest{done: make(chan struct{}), in: Incoming{InboxID: in.ID, ConversationID: conv, ClientID: "c-" + visitor,
+			Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: visitor}, Text: "from " + visitor, SentAt: time.Now()}}
+	}
+	// one batch, as the group commit forms it: the middle message names a
+	// conversation that does not exist (erased while the visitor was typing)
+	batch := []*ingestRequest{req("a", 0), req("b", 999999), req("c", 0)}
+	s.ingest.commit(batch)
+	for i, r := range batch {
+		<-r.done
+		if i == 1 {
+			var nf *NotFoundError
+			if !errors.As(r.err, &nf) || r.res.MessageID != 0 {
+				t.Fatalf("bad message: %+v, %v", r.res, r.err)
+			}
+			continue
+		}
+		if r.err != nil || r.res.MessageID == 0 || !r.res.NewConversation {
+			t.Fatalf("message %d: %+v, %v", i, r.res, r.err)
+		}
+	}
+	var msgs, contacts int
+	s.r.QueryRow(`SELECT COUNT(*) FROM messages`).Scan(&msgs)
+	s.r.QueryRow(`SELECT COUNT(*) FROM identities WHERE external_id = 'b'`).Scan(&contacts)
+	if msgs != 2 || contacts != 0 {
+		t.Fatalf("%d messages, %d identities of the failed sender: want 2 and 0", msgs, contacts)
+	}
+}
