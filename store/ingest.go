@@ -286,15 +286,20 @@ func (t *Tx) ingestOne(ctx context.Context, in Incoming) (Ingested, error) {
 	// A widget id is checked by the insert itself (ON CONFLICT below): a lookup before
 	// it would cost the writer a statement for every message to catch the rare resend.
 	now := t.s.Now()
-	contactID, err := t.resolveContact(ctx, in.Identity, now)
+	var contactID, convID int64
+	var status string
+	var err error
+	if in.ConversationID != 0 {
+		contactID, convID, status, err = t.knownConversation(ctx, in, now)
+	} else {
+		if contactID, err = t.resolveContact(ctx, in.Identity, now); err == nil {
+			convID, status, err = t.findConversation(ctx, in, contactID)
+		}
+	}
 	if err != nil {
 		return Ingested{}, err
 	}
 	res := Ingested{ContactID: contactID, CreatedAt: now}
-	convID, status, err := t.findConversation(ctx, in, contactID)
-	if err != nil {
-		return Ingested{}, err
-	}
 	if convID == 0 {
 		subject := strings.TrimSpace(in.Subject)
 		if subject == "" {
@@ -464,8 +469,39 @@ func (t *Tx) resolveContact(ctx context.Context, id IdentityRef, now time.Time) 
 	return contactID, nil
 }
 
+// knownConversation reads, in one statement, what a message into a conversation the
+// channel already knows needs: the conversation's status and the sender's contact. It
+// is the widget's steady state, every message of a chat, and the writer is serial:
+// separate lookups of the identity and the conversation cost it a statement more.
+func (t *Tx) knownConversation(ctx context.Context, in Incoming, now time.Time) (contactID, convID int64, status string, err error) {
+	var contact sql.NullInt64
+	var contactName sql.NullString
+	err = t.queryRow(ctx, `SELECT c.status, i.contact_id, ct.name FROM conversations c
+		LEFT JOIN identities i ON i.kind = ? AND i.scope = ? AND i.external_id = ?
+		LEFT JOIN contacts ct ON ct.id = i.contact_id
+		WHERE c.id = ? AND c.inbox_id = ?`,
+		in.Identity.Kind, in.Identity.Scope, in.Identity.ExternalID, in.ConversationID, in.InboxID).Scan(&status, &contact, &contactName)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, 0, "", notFound("conversation", in.ConversationID)
+	}
+	if err != nil {
+		return 0, 0, "", err
+	}
+	if !contact.Valid {
+		// a sender new to this conversation (an identity that changed mid-chat)
+		contactID, err = t.resolveContact(ctx, in.Identity, now)
+		return contactID, in.ConversationID, status, err
+	}
+	if in.Identity.Name != "" && contactName.String == "" {
+		if _, err := t.exec(ctx, `UPDATE contacts SET name = ?, updated_at = ? WHERE id = ? AND name = ''`, in.Identity.Name, formatTime(now), contact.Int64); err != nil {
+			return 0, 0, "", err
+		}
+	}
+	return contact.Int64, in.ConversationID, status, nil
+}
+
 // findConversation returns the conversation a message belongs to and its status, or
-// 0 for a new one.
+// 0 for a new one, when the channel does not know it (see knownConversation).
 func (t *Tx) findConversation(ctx context.Context, in Incoming, contactID int64) (int64, string, error) {
 	var id int64
 	var status string
@@ -477,13 +513,6 @@ func (t *Tx) findConversation(ctx context.Context, in Incoming, contactID int64)
 			return false, nil
 		}
 		return false, err
-	}
-	if in.ConversationID != 0 {
-		err := t.queryRow(ctx, `SELECT id, status FROM conversations WHERE id = ? AND inbox_id = ?`, in.ConversationID, in.InboxID).Scan(&id, &status)
-		if errors.Is(err, sql.ErrNoRows) {
-			return 0, "", notFound("conversation", in.ConversationID)
-		}
-		return id, status, err
 	}
 	if in.NewThread {
 		return 0, "", nil
