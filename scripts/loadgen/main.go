@@ -129,6 +129,9 @@ func run(c config) error {
 		}
 		pprofAddr := ""
 		if c.profile != "" {
+			if err := os.MkdirAll(c.profile, 0o755); err != nil {
+				return err
+			}
 			if pprofAddr, err = loadkit.FreeAddr(); err != nil {
 				return err
 			}
