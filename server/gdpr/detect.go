@@ -1,9 +1,11 @@
 package gdpr
 
 import (
+	"iter"
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -47,27 +49,115 @@ const Threshold = 0.5
 // export my invoices") weaken it; a message about an accident, a third party's data or
 // compliance paperwork is marked down as a whole. Quoted replies (lines starting with
 // ">") and signatures (after "-- ") are ignored.
+//
+// Most messages hold none of the words the patterns need: one pass over the words
+// (cuewords.go) answers those without running a single pattern.
 func Detect(subject, text string) (Suggestion, bool) {
 	text = head(text, maxDetectBytes)
+	lex := lexiconIndex()
+	words, lang := scanMessage(subject, text, lex.words)
+	if !lex.needs.met(words, lex.words.may(words, lawRef)) {
+		return Suggestion{Lang: lang}, false
+	}
+	return detect(subject, text, lang, lex.words, lex.needs)
+}
+
+// lexiconIndex knows the words each pattern of the lexicon needs, and which of them a
+// sentence needs for the scoring in detect to find any cue. Deriving them takes some
+// milliseconds, so it waits for the first message.
+var lexiconIndex = sync.OnceValue(func() (lex struct {
+	words *cueIndex
+	needs cueNeeds
+}) {
+	lex.words = newCueIndex(lexiconPatterns()...)
+	lex.needs = newCueNeeds(lex.words)
+	return lex
+})
+
+func lexiconPatterns() []*regexp.Regexp {
+	all := []*regexp.Regexp{lawRef, requestWord, howTo, infoQuestion}
+	for _, c := range strongCues {
+		all = append(all, c.re)
+	}
+	for _, p := range pairCues {
+		all = append(all, p.action, p.object)
+		if p.weakObject != nil {
+			all = append(all, p.weakObject)
+		}
+	}
+	for _, p := range penalties {
+		all = append(all, p.re)
+	}
+	return all
+}
+
+// cueNeeds mirrors the scoring loop of detect: a sentence gets a cue only from a
+// strong cue, from a request word when a law is named, or from an action with an
+// object. Each field holds the bits of the patterns that may give it.
+type cueNeeds struct {
+	strong, request uint64
+	pairs           []struct{ action, object uint64 }
+}
+
+func newCueNeeds(c *cueIndex) cueNeeds {
+	n := cueNeeds{request: c.bit(requestWord)}
+	for _, s := range strongCues {
+		n.strong |= c.bit(s.re)
+	}
+	for _, p := range pairCues {
+		object := c.bit(p.object)
+		if p.weakObject != nil {
+			object |= c.bit(p.weakObject)
+		}
+		n.pairs = append(n.pairs, struct{ action, object uint64 }{c.bit(p.action), object})
+	}
+	return n
+}
+
+// met reports whether a text that scanned to words could get any cue; law is whether
+// a law is (or may be) named in the message.
+func (n cueNeeds) met(words uint64, law bool) bool {
+	if words&n.strong != 0 || law && words&n.request != 0 {
+		return true
+	}
+	for _, p := range n.pairs {
+		if words&p.action != 0 && words&p.object != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// detect scores the sentences of a message; a pattern whose words (cues) a sentence
+// lacks is not run. A nil cues runs every pattern.
+func detect(subject, text, lang string, cues *cueIndex, needs cueNeeds) (Suggestion, bool) {
 	sentences := splitSentences(subject, text)
-	lang := guessLang(sentences)
+	for i := range sentences {
+		sentences[i].words = cues.scan(sentences[i].joined)
+	}
 
 	var best [numTypes]hit
 	law := false
 	for _, s := range sentences {
-		if s.matches(lawRef) {
+		if cues.may(s.words, lawRef) && s.matches(lawRef) {
 			law = true
 		}
 	}
 	for _, s := range sentences {
+		if !needs.met(s.words, law) {
+			continue
+		}
 		weight := 1.0
 		switch {
-		case s.matches(howTo):
+		case cues.may(s.words, howTo) && s.matches(howTo):
 			weight = 0.3
-		case s.question && s.startsWith(infoQuestion):
+		case s.question && cues.may(s.words, infoQuestion) && s.startsWith(infoQuestion):
 			weight = 0.4
 		}
 		for _, c := range strongCues {
+			if !cues.may(s.words, c.re) {
+				continue
+			}
 			for _, span := range s.find(c.re) {
 				score := c.score
 				if c.needsLaw && !law {
@@ -77,15 +167,27 @@ func Detect(subject, text string) (Suggestion, bool) {
 			}
 		}
 		for _, p := range pairCues {
-			for _, a := range s.find(p.action) {
-				for _, objs := range []struct {
-					re    *regexp.Regexp
-					score float64
-				}{{p.object, p.score}, {p.weakObject, p.weakScore}} {
-					if objs.re == nil {
-						continue
-					}
-					for _, o := range s.find(objs.re) {
+			objectMay := cues.may(s.words, p.object) || (p.weakObject != nil && cues.may(s.words, p.weakObject))
+			if !cues.may(s.words, p.action) || !objectMay {
+				continue
+			}
+			actions := s.find(p.action)
+			if actions == nil {
+				continue
+			}
+			// The objects are found once, not once for each action.
+			objects := [2]struct {
+				spans []span
+				score float64
+			}{{score: p.score}, {score: p.weakScore}}
+			for i, re := range [2]*regexp.Regexp{p.object, p.weakObject} {
+				if re != nil && cues.may(s.words, re) {
+					objects[i].spans = s.find(re)
+				}
+			}
+			for _, a := range actions {
+				for _, objs := range objects {
+					for _, o := range objs.spans {
 						if s.precededBy(o, notObject) || !near(a, o, pairWindow) {
 							continue
 						}
@@ -94,7 +196,7 @@ func Detect(subject, text string) (Suggestion, bool) {
 				}
 			}
 		}
-		if law {
+		if law && cues.may(s.words, requestWord) {
 			for _, span := range s.find(requestWord) {
 				best[typeOther].keep(0.6*weight, s, span)
 			}
@@ -116,8 +218,9 @@ func Detect(subject, text string) (Suggestion, bool) {
 		conf += 0.1
 	}
 	whole := sentences.all()
+	wholeWords := cues.scan(whole)
 	for _, p := range penalties {
-		if p.re.MatchString(whole) {
+		if cues.may(wholeWords, p.re) && p.re.MatchString(whole) {
 			conf -= p.minus
 		}
 	}
@@ -197,6 +300,7 @@ type sentence struct {
 	joined   string // normalised tokens joined by single spaces
 	starts   []int  // byte offset of each token in joined
 	question bool
+	words    uint64 // the patterns whose words joined holds (cuewords.go)
 }
 
 type sentences []sentence
@@ -248,20 +352,42 @@ func (s sentence) quote(sp span) string {
 	return q
 }
 
-// splitSentences drops quoted lines and the signature, then splits subject and text
-// into sentences at line ends, "?", "!", ";" and a "." that ends a sentence (not the
-// one in "Art. 15" or "z.B.").
+// writerLines yields the subject and then the lines of text the writer wrote:
+// quoted lines (starting with ">") are skipped and the signature (after "-- ") ends
+// the text. Lines end at "\n" or "\r\n".
+func writerLines(subject, text string) iter.Seq2[string, bool] {
+	return func(yield func(line string, isSubject bool) bool) {
+		if !yield(subject, true) {
+			return
+		}
+		for rest, more := text, true; more; {
+			var line string
+			line, rest, more = strings.Cut(rest, "\n")
+			if more {
+				line = strings.TrimSuffix(line, "\r")
+			}
+			trimmed := strings.TrimSpace(line)
+			if line == "-- " || trimmed == "--" {
+				return
+			}
+			if strings.HasPrefix(trimmed, ">") {
+				continue
+			}
+			if !yield(line, false) {
+				return
+			}
+		}
+	}
+}
+
+// splitSentences splits the writer's lines into sentences at line ends, "?", "!",
+// ";" and a "." that ends a sentence (not the one in "Art. 15" or "z.B."); the
+// subject is one sentence.
 func splitSentences(subject, text string) sentences {
 	var out sentences
-	if strings.TrimSpace(subject) != "" {
-		out = append(out, newSentence(subject))
-	}
-	for _, line := range strings.Split(strings.ReplaceAll(text, "\r\n", "\n"), "\n") {
-		trimmed := strings.TrimSpace(line)
-		if line == "-- " || trimmed == "--" {
-			break
-		}
-		if strings.HasPrefix(trimmed, ">") {
+	for line, isSubject := range writerLines(subject, text) {
+		if isSubject {
+			out = appendSentence(out, line)
 			continue
 		}
 		start := 0
@@ -294,68 +420,161 @@ func appendSentence(out sentences, s string) sentences {
 
 func newSentence(orig string) sentence {
 	s := sentence{orig: orig, question: strings.Contains(orig, "?")}
+	n := 0
+	for _, to := nextWord(orig, 0); to > 0; _, to = nextWord(orig, to) {
+		n++
+	}
+	s.tokens = make([]token, 0, n)
+	s.starts = make([]int, 0, n)
 	var b strings.Builder
-	from := -1
-	flush := func(to int) {
-		if from < 0 {
-			return
-		}
-		norm := fold(orig[from:to])
+	b.Grow(len(orig))
+	var scratch [64]byte
+	for from, to := nextWord(orig, 0); to > 0; from, to = nextWord(orig, to) {
 		if b.Len() > 0 {
-			b.WriteByte(' ')
+			b.WriteByte(' ') // apostrophes, hyphens and punctuation all separate words
 		}
 		s.starts = append(s.starts, b.Len())
-		b.WriteString(norm)
-		s.tokens = append(s.tokens, token{norm, from, to})
-		from = -1
+		b.Write(appendFolded(scratch[:0], orig[from:to]))
+		s.tokens = append(s.tokens, token{from: from, to: to})
 	}
-	for i, r := range orig {
-		if unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r) {
-			if from < 0 {
-				from = i
-			}
-			continue
-		}
-		flush(i) // apostrophes, hyphens and punctuation all separate words
-	}
-	flush(len(orig))
 	s.joined = b.String()
+	for i := range s.tokens {
+		end := len(s.joined)
+		if i+1 < len(s.starts) && s.starts[i+1] > s.starts[i] {
+			end = s.starts[i+1] - 1 // the space before the next word
+		} else if i+1 < len(s.starts) {
+			end = s.starts[i] // only words folded to nothing so far
+		}
+		s.tokens[i].norm = s.joined[s.starts[i]:end]
+	}
 	return s
 }
 
-// diacritics folds the accented letters of the five languages to plain ones; German
-// umlauts become the bare vowel, so "löschen" and "loschen" match the same pattern
-// ("loeschen" is listed in the patterns where it matters).
-var diacritics = strings.NewReplacer(
-	"ä", "a", "ö", "o", "ü", "u", "ß", "ss",
-	"à", "a", "á", "a", "â", "a", "ã", "a", "å", "a",
-	"è", "e", "é", "e", "ê", "e", "ë", "e",
-	"ì", "i", "í", "i", "î", "i", "ï", "i",
-	"ò", "o", "ó", "o", "ô", "o", "õ", "o",
-	"ù", "u", "ú", "u", "û", "u",
-	"ç", "c", "ñ", "n", "ÿ", "y", "œ", "oe", "æ", "ae",
-	"\u0301", "", "\u0300", "", "\u0308", "", "\u0302", "", "\u0303", "", "\u0327", "",
-)
+// nextWord returns the bounds of the first word of s at or after byte i: letters,
+// digits and combining marks; to is 0 when there is none.
+func nextWord(s string, i int) (from, to int) {
+	from = -1
+	for i < len(s) {
+		r, size := rune(s[i]), 1
+		if r >= utf8.RuneSelf {
+			r, size = utf8.DecodeRuneInString(s[i:])
+		}
+		if isWordRune(r) {
+			if from < 0 {
+				from = i
+			}
+		} else if from >= 0 {
+			return from, i
+		}
+		i += size
+	}
+	if from < 0 {
+		return 0, 0
+	}
+	return from, len(s)
+}
 
-func fold(word string) string { return diacritics.Replace(strings.ToLower(word)) }
+func isWordRune(r rune) bool {
+	if r < utf8.RuneSelf {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
+	return unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.Is(unicode.Mn, r)
+}
 
-// guessLang counts common words of each language; English wins ties and silence.
-func guessLang(ss sentences) string {
-	counts := map[string]int{}
-	for _, s := range ss {
-		for _, t := range s.tokens {
-			for lang, words := range stopwords {
-				if words[t.norm] {
-					counts[lang]++
+// appendFolded appends word in lower case without diacritics. German umlauts become
+// the bare vowel, so "löschen" and "loschen" match the same pattern ("loeschen" is
+// listed in the patterns where it matters); ß, œ and æ become two letters.
+func appendFolded(dst []byte, word string) []byte {
+	for i := 0; i < len(word); i++ {
+		c := word[i]
+		if c < utf8.RuneSelf {
+			if 'A' <= c && c <= 'Z' {
+				c += 'a' - 'A'
+			}
+			dst = append(dst, c)
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(word[i:])
+		i += size - 1
+		switch r = unicode.ToLower(r); r {
+		case 'ä', 'à', 'á', 'â', 'ã', 'å':
+			dst = append(dst, 'a')
+		case 'è', 'é', 'ê', 'ë':
+			dst = append(dst, 'e')
+		case 'ì', 'í', 'î', 'ï':
+			dst = append(dst, 'i')
+		case 'ö', 'ò', 'ó', 'ô', 'õ':
+			dst = append(dst, 'o')
+		case 'ü', 'ù', 'ú', 'û':
+			dst = append(dst, 'u')
+		case 'ç':
+			dst = append(dst, 'c')
+		case 'ñ':
+			dst = append(dst, 'n')
+		case 'ÿ':
+			dst = append(dst, 'y')
+		case 'ß':
+			dst = append(dst, "ss"...)
+		case 'œ':
+			dst = append(dst, "oe"...)
+		case 'æ':
+			dst = append(dst, "ae"...)
+		case '\u0301', '\u0300', '\u0308', '\u0302', '\u0303', '\u0327': // combining accents
+		default:
+			dst = utf8.AppendRune(dst, r)
+		}
+	}
+	return dst
+}
+
+// scanMessage reads the words splitSentences would, in one pass and without
+// keeping them: it returns the patterns whose words they hold and the language.
+func scanMessage(subject, text string, c *cueIndex) (words uint64, lang string) {
+	w := wordScan{c: c}
+	var counts [len(languages)]int
+	var scratch [64]byte
+	for line := range writerLines(subject, text) {
+		for from, to := nextWord(line, 0); to > 0; from, to = nextWord(line, to) {
+			norm := appendFolded(scratch[:0], line[from:to])
+			w.feed(' ')
+			for _, b := range norm {
+				w.feed(b)
+			}
+			if in := stopwordLangs[string(norm)]; in != 0 {
+				for l := range languages {
+					if in&(1<<l) != 0 {
+						counts[l]++
+					}
 				}
 			}
 		}
 	}
-	best := "en"
-	for _, lang := range []string{"de", "fr", "es", "it"} {
-		if counts[lang] > counts[best] {
-			best = lang
+	w.feed(' ')
+	return w.found | c.always, guessLang(counts)
+}
+
+// languages are the languages Detect tells apart; English, first, wins ties and
+// silence.
+var languages = [...]string{"en", "de", "fr", "es", "it"}
+
+// stopwordLangs has, for each common word, a bit for each language it is common in.
+var stopwordLangs = func() map[string]uint8 {
+	m := map[string]uint8{}
+	for l, lang := range languages {
+		for w := range stopwords[lang] {
+			m[w] |= 1 << l
 		}
 	}
-	return best
+	return m
+}()
+
+// guessLang picks the language with the most common words.
+func guessLang(counts [len(languages)]int) string {
+	best := 0
+	for l := range counts {
+		if counts[l] > counts[best] {
+			best = l
+		}
+	}
+	return languages[best]
 }

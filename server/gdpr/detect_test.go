@@ -19,7 +19,7 @@ type labelled struct {
 	Type      *string `json:"type"`
 }
 
-func loadCorpus(t *testing.T) []labelled {
+func loadCorpus(t testing.TB) []labelled {
 	t.Helper()
 	f, err := os.Open("testdata/requests.jsonl")
 	if err != nil {
