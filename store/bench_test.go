@@ -60,6 +60,7 @@ func BenchmarkStore(b *testing.B) {
 		{"mine_open", ConversationFilter{Status: "open", Assignee: "me"}},
 		{"unassigned_open", ConversationFilter{Status: "open", Assignee: "none"}},
 		{"tag_billing", ConversationFilter{Tag: "billing"}},
+		{"tag_billing_open", ConversationFilter{Tag: "billing", Status: "open"}},
 		{"tag_onboarding_open", ConversationFilter{Tag: "onboarding", Status: "open"}},
 		{"inbox_open", ConversationFilter{InboxID: 3, Status: "open"}},
 		{"inbox_all", ConversationFilter{InboxID: 5}},
@@ -74,16 +75,27 @@ func BenchmarkStore(b *testing.B) {
 			})
 		})
 	}
-	b.Run("InboxSecondPage/open", func(b *testing.B) {
-		_, next, err := s.Conversations(ctx, ConversationFilter{Status: "open", AgentID: agent, Limit: 50})
-		if err != nil {
-			b.Fatal(err)
-		}
-		measure(b, func(int) error {
-			_, _, err := s.Conversations(ctx, ConversationFilter{Status: "open", AgentID: agent, Limit: 50, Cursor: next})
-			return err
+	for _, p := range []struct {
+		name string
+		f    ConversationFilter
+	}{
+		{"open", ConversationFilter{Status: "open"}},
+		{"tag_billing", ConversationFilter{Tag: "billing"}},
+	} {
+		b.Run("InboxSecondPage/"+p.name, func(b *testing.B) {
+			f := p.f
+			f.AgentID, f.Limit = agent, 50
+			_, next, err := s.Conversations(ctx, f)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.Cursor = next
+			measure(b, func(int) error {
+				_, _, err := s.Conversations(ctx, f)
+				return err
+			})
 		})
-	})
+	}
 
 	b.Run("ConversationView", func(b *testing.B) {
 		r := rand.New(rand.NewPCG(1, 2))
@@ -134,6 +146,21 @@ func BenchmarkStore(b *testing.B) {
 		// one visitor, one message at a time: each is its own commit (one fsync)
 		var conv int64
 		v := fmt.Sprintf("single-%d", time.Now().UnixNano())
+		measure(b, func(int) error { return ingest(v, &conv) })
+	})
+	b.Run("Insert/single_tagged", func(b *testing.B) {
+		// as single, into a conversation with two tags: the tag list's copy of the
+		// activity time is updated with each message
+		var conv int64
+		v := fmt.Sprintf("tagged-%d", time.Now().UnixNano())
+		if err := ingest(v, &conv); err != nil {
+			b.Fatal(err)
+		}
+		for _, tag := range []string{"billing", "vip"} {
+			if err := s.TagConversation(ctx, conv, tag); err != nil {
+				b.Fatal(err)
+			}
+		}
 		measure(b, func(int) error { return ingest(v, &conv) })
 	})
 	b.Run("Insert/batched", func(b *testing.B) {

@@ -135,78 +135,10 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]*Con
 	if f.Limit <= 0 || f.Limit > 200 {
 		f.Limit = 50
 	}
-	where := []string{"c.deleted_at IS NULL"}
-	args := []any{f.AgentID}
-	if f.Status != "" {
-		if !oneOf(f.Status, Statuses) {
-			return nil, "", invalid("status must be one of %s, not %q", strings.Join(Statuses, ", "), f.Status)
-		}
-		where = append(where, "c.status = ?")
-		args = append(args, f.Status)
-	}
-	if f.InboxID != 0 {
-		where = append(where, "c.inbox_id = ?")
-		args = append(args, f.InboxID)
-	}
-	if f.ContactID != 0 {
-		where = append(where, "c.contact_id = ?")
-		args = append(args, f.ContactID)
-	}
-	switch f.Assignee {
-	case "", "anyone", "all":
-	case "me":
-		where = append(where, "c.assignee_id = ?")
-		args = append(args, f.AgentID)
-	case "none", "unassigned":
-		where = append(where, "c.assignee_id IS NULL")
-	default:
-		id, err := strconv.ParseInt(f.Assignee, 10, 64)
-		if err != nil {
-			return nil, "", invalid("assignee must be me, none or an agent id, not %q", f.Assignee)
-		}
-		where = append(where, "c.assignee_id = ?")
-		args = append(args, id)
-	}
-	if f.Tag != "" {
-		where = append(where, "c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag = ?)")
-		args = append(args, normalizeTag(f.Tag))
-	}
-	if q := strings.TrimSpace(f.Query); q != "" {
-		clause, qargs := searchClause(q)
-		where = append(where, clause)
-		args = append(args, qargs...)
-	}
-	slaWhere, slaArgs, err := SLAFilter(f.SLA, s.Now())
+	q, args, err := s.conversationsQuery(f)
 	if err != nil {
 		return nil, "", err
 	}
-	if slaWhere != "" {
-		where = append(where, slaWhere)
-		args = append(args, slaArgs...)
-	}
-	order := "c.last_message_at DESC, c.id DESC"
-	if f.Sort == "due" {
-		order = SLADueOrder
-	} else if f.Sort != "" && f.Sort != "activity" {
-		return nil, "", invalid("sort must be activity or due, not %q", f.Sort)
-	}
-	if f.Cursor != "" && f.Sort == "due" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", invalid("cursor is not one this server gave out")
-		}
-		where = append(where, SLADueAfter)
-		args = append(args, at, at, id)
-	} else if f.Cursor != "" {
-		at, id, err := decodeCursor(f.Cursor)
-		if err != nil {
-			return nil, "", invalid("cursor is not one this server gave out")
-		}
-		where = append(where, "(c.last_message_at < ? OR (c.last_message_at = ? AND c.id < ?))")
-		args = append(args, at, at, id)
-	}
-	q := conversationSelect + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT ?"
-	args = append(args, f.Limit+1)
 	rows, err := s.query(ctx, q, args...)
 	if err != nil {
 		return nil, "", err
@@ -233,6 +165,107 @@ func (s *Store) Conversations(ctx context.Context, f ConversationFilter) ([]*Con
 		}
 	}
 	return out, next, nil
+}
+
+// conversationsQuery is the statement of Conversations and its arguments (apart so the
+// tests can read its plan).
+func (s *Store) conversationsQuery(f ConversationFilter) (string, []any, error) {
+	where := []string{"c.deleted_at IS NULL"}
+	var args []any
+	if f.Status != "" {
+		if !oneOf(f.Status, Statuses) {
+			return "", nil, invalid("status must be one of %s, not %q", strings.Join(Statuses, ", "), f.Status)
+		}
+		where = append(where, "c.status = ?")
+		args = append(args, f.Status)
+	}
+	if f.InboxID != 0 {
+		where = append(where, "c.inbox_id = ?")
+		args = append(args, f.InboxID)
+	}
+	if f.ContactID != 0 {
+		where = append(where, "c.contact_id = ?")
+		args = append(args, f.ContactID)
+	}
+	switch f.Assignee {
+	case "", "anyone", "all":
+	case "me":
+		where = append(where, "c.assignee_id = ?")
+		args = append(args, f.AgentID)
+	case "none", "unassigned":
+		where = append(where, "c.assignee_id IS NULL")
+	default:
+		id, err := strconv.ParseInt(f.Assignee, 10, 64)
+		if err != nil {
+			return "", nil, invalid("assignee must be me, none or an agent id, not %q", f.Assignee)
+		}
+		where = append(where, "c.assignee_id = ?")
+		args = append(args, id)
+	}
+	// A tag's list walks the tag rows in list order (their copy of last_message_at and
+	// status, migration 0007) and stops after a page. A search or a contact names a few
+	// conversations already: each is looked up in the tag's primary key (EXISTS, so the
+	// planner cannot start from the tag's whole list instead, 100 ms for 'billing').
+	// Sort=due is not in activity order: the tag's conversations are read and sorted.
+	searched := strings.TrimSpace(f.Query) != "" || f.ContactID != 0
+	tagWalk := f.Tag != "" && !searched && f.Sort != "due"
+	join, joinArgs := "", []any{}
+	switch {
+	case f.Tag == "":
+	case tagWalk:
+		join = " JOIN conversation_tags tg ON tg.conversation_id = c.id AND tg.tag = ?"
+		joinArgs = append(joinArgs, normalizeTag(f.Tag))
+		if f.Status != "" {
+			join += " AND tg.status = ?"
+			joinArgs = append(joinArgs, f.Status)
+		}
+	case searched:
+		where = append(where, "EXISTS (SELECT 1 FROM conversation_tags t WHERE t.conversation_id = c.id AND t.tag = ?)")
+		args = append(args, normalizeTag(f.Tag))
+	default:
+		where = append(where, "c.id IN (SELECT conversation_id FROM conversation_tags WHERE tag = ?)")
+		args = append(args, normalizeTag(f.Tag))
+	}
+	if q := strings.TrimSpace(f.Query); q != "" {
+		clause, qargs := searchClause(q)
+		where = append(where, clause)
+		args = append(args, qargs...)
+	}
+	slaWhere, slaArgs, err := SLAFilter(f.SLA, s.Now())
+	if err != nil {
+		return "", nil, err
+	}
+	if slaWhere != "" {
+		where = append(where, slaWhere)
+		args = append(args, slaArgs...)
+	}
+	order, after := "c.last_message_at DESC, c.id DESC", "(c.last_message_at < ? OR (c.last_message_at = ? AND c.id < ?))"
+	if tagWalk {
+		// the same order, named on the tag row so that its index gives it
+		order, after = "tg.last_message_at DESC, tg.conversation_id DESC", "(tg.last_message_at < ? OR (tg.last_message_at = ? AND tg.conversation_id < ?))"
+	}
+	if f.Sort == "due" {
+		order = SLADueOrder
+	} else if f.Sort != "" && f.Sort != "activity" {
+		return "", nil, invalid("sort must be activity or due, not %q", f.Sort)
+	}
+	if f.Cursor != "" && f.Sort == "due" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return "", nil, invalid("cursor is not one this server gave out")
+		}
+		where = append(where, SLADueAfter)
+		args = append(args, at, at, id)
+	} else if f.Cursor != "" {
+		at, id, err := decodeCursor(f.Cursor)
+		if err != nil {
+			return "", nil, invalid("cursor is not one this server gave out")
+		}
+		where = append(where, after)
+		args = append(args, at, at, id)
+	}
+	q := conversationSelect + join + " WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT ?"
+	return q, append(append(append([]any{f.AgentID}, joinArgs...), args...), f.Limit+1), nil
 }
 
 func encodeCursor(at string, id int64) string {

@@ -259,7 +259,25 @@ func (gn *generator) write(ctx context.Context, db *sql.DB, st *GenStats) error 
 	convs := newBulk(db, "conversations", "id", "number", "inbox_id", "contact_id", "subject", "status", "priority", "assignee_id",
 		"snoozed_until", "preview", "last_message_id", "last_inbound_message_id", "created_at", "updated_at", "last_message_at",
 		"last_customer_message_at", "first_response_at", "resolved_at")
-	tags := newBulk(db, "conversation_tags", "conversation_id", "tag")
+	// From migration 0007 on, a tag row carries its conversation's list order and status.
+	// They are given here: the trigger that would copy them looks for the conversation,
+	// which may still sit in its bulk buffer (and an UPDATE at the end would read the
+	// whole table again).
+	var tagActivity bool
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) > 0 FROM pragma_table_info('conversation_tags') WHERE name = 'last_message_at'`).Scan(&tagActivity); err != nil {
+		return err
+	}
+	tagCols := []string{"conversation_id", "tag"}
+	if tagActivity {
+		tagCols = append(tagCols, "last_message_at", "status")
+	}
+	tags := newBulk(db, "conversation_tags", tagCols...)
+	addTag := func(convID int64, tag string, last time.Time, status string) error {
+		if tagActivity {
+			return tags.add(ctx, convID, tag, formatTime(last), status)
+		}
+		return tags.add(ctx, convID, tag)
+	}
 	msgs := newBulk(db, "messages", "id", "conversation_id", "inbox_id", "direction", "author_kind", "author_id", "author_name",
 		"text", "external_id", "client_id", "delivery", "created_at")
 	all := []*bulk{contacts, identities, convs, tags, msgs}
@@ -429,12 +447,12 @@ func (gn *generator) write(ctx context.Context, db *sql.DB, st *GenStats) error 
 		}
 		if gn.r.IntN(4) == 0 {
 			t1 := genTags[gn.zipfTag()]
-			if err := tags.add(ctx, convID, t1); err != nil {
+			if err := addTag(convID, t1, last, status); err != nil {
 				return err
 			}
 			if gn.r.IntN(3) == 0 {
 				if t2 := genTags[gn.zipfTag()]; t2 != t1 {
-					if err := tags.add(ctx, convID, t2); err != nil {
+					if err := addTag(convID, t2, last, status); err != nil {
 						return err
 					}
 				}

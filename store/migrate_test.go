@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 )
@@ -32,7 +33,7 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	if before.messages != gen.Messages || before.conversations != gen.Conversations {
 		t.Fatalf("generated %d/%d, found %d/%d", gen.Conversations, gen.Messages, before.conversations, before.messages)
 	}
-	if before.hasColumn("conversations", "sla_priority") {
+	if before.hasColumn("conversations", "sla_priority") || before.hasColumn("conversation_tags", "last_message_at") {
 		t.Fatal("a version 1 database must not have the columns of later migrations")
 	}
 
@@ -60,15 +61,25 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	if after.integrity != "ok" {
 		t.Fatalf("integrity_check after the migration: %s", after.integrity)
 	}
-	for _, col := range [][2]string{{"conversations", "sla_priority"}, {"data_requests", "lang"}, {"incidents", "impact"}} {
+	for _, col := range [][2]string{{"conversations", "sla_priority"}, {"data_requests", "lang"}, {"incidents", "impact"},
+		{"conversation_tags", "last_message_at"}, {"conversation_tags", "status"}} {
 		if !after.hasColumn(col[0], col[1]) {
 			t.Errorf("column %s.%s missing after the migration", col[0], col[1])
 		}
 	}
-	var n int
-	s.r.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = 'messages_conversation_inbound'`).Scan(&n)
-	if n != 1 {
-		t.Error("the index of the latest migration is missing")
+	for _, index := range []string{"messages_conversation_inbound", "conversation_tags_activity", "conversation_tags_status_activity"} {
+		var n int
+		s.r.QueryRow(`SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = ?`, index).Scan(&n)
+		if n != 1 {
+			t.Errorf("index %s is missing after the migration", index)
+		}
+	}
+	// the tag rows' copy of their conversation's activity and status is backfilled
+	var tagRows, backfilled int
+	s.r.QueryRow(`SELECT COUNT(*), COALESCE(SUM(t.last_message_at = c.last_message_at AND t.status = c.status AND t.last_message_at <> ''), 0)
+		FROM conversation_tags t JOIN conversations c ON c.id = t.conversation_id`).Scan(&tagRows, &backfilled)
+	if tagRows == 0 || tagRows != after.tags || backfilled != tagRows {
+		t.Errorf("%d of %d tag rows (of %d) carry their conversation's last_message_at and status after the migration", backfilled, tagRows, after.tags)
 	}
 
 	// the store works on the upgraded data
@@ -79,6 +90,15 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	found, _, err := s.Conversations(ctx, ConversationFilter{Query: "refund", Limit: 50, AgentID: 1})
 	if err != nil || len(found) == 0 {
 		t.Fatalf("search after the upgrade: %d, %v", len(found), err)
+	}
+	tagged, _, err := s.Conversations(ctx, ConversationFilter{Tag: "billing", Limit: 50, AgentID: 1})
+	if err != nil || len(tagged) == 0 {
+		t.Fatalf("tag list after the upgrade: %d, %v", len(tagged), err)
+	}
+	for i, c := range tagged {
+		if !slices.Contains(c.Tags, "billing") || i > 0 && c.LastMessageAt.After(tagged[i-1].LastMessageAt) {
+			t.Fatalf("tag list after the upgrade: #%d is conversation %d (tags %v, last message %s) after %s", i, c.ID, c.Tags, c.LastMessageAt, tagged[max(i-1, 0)].LastMessageAt)
+		}
 	}
 	c := page[0]
 	msgs, err := s.Messages(ctx, c.ID, MessageFilter{})
@@ -146,7 +166,7 @@ func migrationSnapshot(t *testing.T, path string) dbSnapshot {
 	}
 	rows.Close()
 	d.checksum = hex.EncodeToString(h.Sum(nil))
-	for _, table := range []string{"conversations", "data_requests", "incidents"} {
+	for _, table := range []string{"conversations", "data_requests", "incidents", "conversation_tags"} {
 		rows, err := db.Query(`SELECT name FROM pragma_table_info(?)`, table)
 		if err != nil {
 			t.Fatal(err)
