@@ -354,7 +354,7 @@ func scrubDetail(d map[string]any, pseud string, needles []string) map[string]an
 // scrubFile rewrites the database file without free pages (VACUUM) and folds the WAL
 // into it and truncates it, retrying while a reader holds an old snapshot.
 func (s *Store) scrubFile(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `VACUUM`); err != nil {
+	if err := s.vacuum(ctx); err != nil {
 		return err
 	}
 	for i := 0; ; i++ {

@@ -124,6 +124,16 @@ func Open(dir string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, err
 	}
+	// The writer's temporary files in memory: SQLite keeps a statement journal (a copy
+	// of every page a statement touches) for each insert or update that fires a
+	// trigger (full-text index, tag copies), and past 64 KiB it goes to a temporary
+	// file, a write per page: half the writer's time per chat message. Migrations
+	// above run before this, so their index builds still sort on disk; VACUUM
+	// switches back (see vacuum).
+	if _, err := w.Exec(`PRAGMA temp_store = MEMORY`); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.ingest = newIngestQueue(s)
 	return s, nil
 }
@@ -379,11 +389,30 @@ func (s *Store) Backup(ctx context.Context, path string) error {
 // so deleted rows leave no trace on disk (used after an erasure).
 func (s *Store) Checkpoint(ctx context.Context, vacuum bool) error {
 	if vacuum {
-		if _, err := s.w.ExecContext(ctx, `VACUUM`); err != nil {
+		if err := s.vacuum(ctx); err != nil {
 			return err
 		}
 	}
 	_, err := s.w.ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`)
+	return err
+}
+
+// vacuum rewrites the database file without free pages. VACUUM builds the new file
+// as a temporary database, which must be on disk: with the writer's temp_store in
+// memory a 5 GB database would take 5 GB of RAM.
+func (s *Store) vacuum(ctx context.Context) error {
+	conn, err := s.w.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `PRAGMA temp_store = FILE`); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, `VACUUM`)
+	if _, err2 := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp_store = MEMORY`); err == nil {
+		err = err2
+	}
 	return err
 }
 
