@@ -9,6 +9,9 @@ import (
 func (s *Server) routes() {
 	app := s.app
 	app.Use(s.countRequests)
+	// the expensive routes' two classes (limits.go): lists and search, which agents run
+	// all day; reports, exports and bulk changes, long and rare
+	lists, long := s.admit(s.listSlots), s.admit(s.longSlots)
 
 	// public
 	app.Get("/healthz", s.healthz)
@@ -16,7 +19,8 @@ func (s *Server) routes() {
 	app.Get("/widget.js", s.widgetJS)
 	app.Get("/static/:name", s.staticAsset)
 	app.Get("/demo", s.demoPage)
-	app.Get("/widget/ws", s.shed, s.widgetUpgrade, websocket.New(s.widgetSocket, websocket.Config{ReadBufferSize: 2048, WriteBufferSize: 2048}))
+	// a new widget socket takes a handshake slot until its welcome (limits.go)
+	app.Get("/widget/ws", s.widgetUpgrade, websocket.New(s.widgetSocket, websocket.Config{ReadBufferSize: 2048, WriteBufferSize: 2048}))
 	app.Get("/login", s.loginPage)
 	app.Post("/login", s.login)
 	app.Post("/logout", s.logout)
@@ -37,15 +41,19 @@ func (s *Server) routes() {
 	app.Get("/settings", s.requirePage, s.settingsPage)
 	app.Get("/data-requests", s.requirePage, s.dataRequestsPage)
 	app.Get("/incidents", s.requirePage, s.incidentsPage)
-	app.Get("/reports", s.requirePage, s.reportsPage)
+	app.Get("/reports", s.requirePage, long, s.reportsPage)
 
-	// agent API: every route needs a session or a token; admin routes say so
+	// agent API: every route needs a session or a token; admin routes say so. Routes
+	// whose cost grows with the data also need a slot of their class (limits.go), so a
+	// burst of them leaves cores to the chat. /counts is left out: every open inbox
+	// page asks for it after each event, and at a million conversations it is a scan
+	// of most of a second that would hold the list slots.
 	api := app.Group("/api/v1", s.shed, s.requireAPI)
 	api.Get("/me", s.me)
 	api.Get("/counts", s.counts)
-	api.Get("/tags", s.tags)
+	api.Get("/tags", lists, s.tags)
 
-	api.Get("/conversations", s.listConversations)
+	api.Get("/conversations", lists, s.listConversations)
 	api.Get("/conversations/:id", s.getConversation)
 	api.Patch("/conversations/:id", s.updateConversation)
 	api.Delete("/conversations/:id", adminOnly, s.deleteConversation)
@@ -55,7 +63,7 @@ func (s *Server) routes() {
 	api.Post("/messages/:id/retry", s.retryMessage)
 	api.Get("/attachments/:id", s.getAttachment)
 
-	api.Get("/contacts", s.listContacts)
+	api.Get("/contacts", lists, s.listContacts)
 	api.Get("/contacts/:id", s.getContact)
 	api.Patch("/contacts/:id", s.updateContact)
 	api.Post("/contacts/:id/merge", s.mergeContacts)
@@ -74,7 +82,7 @@ func (s *Server) routes() {
 	api.Post("/tokens", s.createToken)
 	api.Delete("/tokens/:id", s.revokeToken)
 
-	api.Get("/audit", adminOnly, s.auditLog)
+	api.Get("/audit", adminOnly, lists, s.auditLog)
 
 	// GDPR data requests, export and erasure, and the company settings deadlines use
 	api.Get("/data-requests", s.listDataRequests)
@@ -83,7 +91,7 @@ func (s *Server) routes() {
 	api.Get("/data-requests/:id", s.getDataRequest)
 	api.Patch("/data-requests/:id", s.updateDataRequest)
 	api.Get("/data-requests/:id/draft", s.draftDataRequestMessage)
-	api.Get("/contacts/:id/export", s.exportContact)
+	api.Get("/contacts/:id/export", long, s.exportContact)
 	api.Post("/contacts/:id/erase", adminOnly, s.eraseContact)
 	api.Get("/settings", s.getCompanySettings)
 	api.Patch("/settings", adminOnly, s.updateCompanySettings)
@@ -95,13 +103,13 @@ func (s *Server) routes() {
 	api.Post("/incidents", adminOnly, s.createIncident)
 	api.Get("/incidents/:id", s.getIncident)
 	api.Post("/incidents/:id/updates", adminOnly, s.addIncidentUpdate)
-	api.Post("/conversations/bulk", s.bulkUpdateConversations)
-	api.Post("/conversations/bulk-reply", s.bulkReply)
+	api.Post("/conversations/bulk", long, s.bulkUpdateConversations)
+	api.Post("/conversations/bulk-reply", long, s.bulkReply)
 	api.Get("/sla", s.getSLA)
 	api.Patch("/sla", adminOnly, s.patchSLA)
 	api.Get("/alerts", s.listAlerts)
 	api.Patch("/alerts", adminOnly, s.patchAlerts)
-	api.Get("/reports", s.reportsJSON)
+	api.Get("/reports", long, s.reportsJSON)
 
 	api.Get("/ws", s.agentUpgrade, websocket.New(s.agentSocket))
 

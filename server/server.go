@@ -37,7 +37,20 @@ type Config struct {
 	// MaxInFlight caps concurrent API requests; past it Kibo answers 503 with
 	// Retry-After instead of stalling.
 	MaxInFlight int
-	Chat        chat.Limits
+	// MaxHeavy caps concurrent requests to the expensive API routes, in each of their
+	// two classes (lists and search; reports, exports and bulk changes: routes.go says
+	// which), so that a burst of them leaves cores to the chat; a request waits at most
+	// HeavyWait for a slot, then gets 503 with Retry-After. Zero means half the cores
+	// (at least 1) and 100 ms.
+	MaxHeavy  int
+	HeavyWait time.Duration
+	// MaxHandshakes caps widget sockets between the upgrade request and the welcome
+	// frame; past it, or when Chat.MaxConnections are taken, the upgrade gets 503 with
+	// Retry-After. A visitor has HandshakeTimeout to send the hello. Zero means 64 per
+	// core and 10 s.
+	MaxHandshakes    int
+	HandshakeTimeout time.Duration
+	Chat             chat.Limits
 	// OutboxInterval is how often the outbox looks for due sends when not woken.
 	OutboxInterval time.Duration
 	// RetryBase is the first wait before a failed send is tried again; it doubles up
@@ -63,8 +76,11 @@ type Server struct {
 	metrics   *metrics
 	ops       *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
 
-	inFlight atomic.Int64
-	ready    atomic.Bool
+	inFlight       atomic.Int64
+	listSlots      *gate // limits.go: lists and search
+	longSlots      *gate // limits.go: reports, exports, bulk changes
+	handshakeSlots *gate
+	ready          atomic.Bool
 
 	bg     sync.WaitGroup
 	cancel context.CancelFunc
@@ -84,11 +100,14 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	limitDefaults(&cfg)
 	pages, err := ui.Templates()
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(), ops: newOps()}
+	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(), ops: newOps(),
+		listSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait), longSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait),
+		handshakeSlots: newGate(cfg.MaxHandshakes, 0)}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
 	s.registerSocialChannels()

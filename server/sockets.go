@@ -19,10 +19,29 @@ import (
 
 // ---- the widget socket
 
+// widgetUpgrade admits a new widget socket (limits.go) before anything else, so a
+// spike is refused with a plain 503 before it costs a query or an upgrade.
 func (s *Server) widgetUpgrade(c *fiber.Ctx) error {
 	if !websocket.IsWebSocketUpgrade(c) {
 		return &apiError{fiber.StatusUpgradeRequired, "bad_request", "this is a WebSocket endpoint"}
 	}
+	h, err := s.admitWidget()
+	if err != nil {
+		return err
+	}
+	if err := s.checkWidgetInbox(c); err != nil {
+		h.done()
+		return err
+	}
+	c.Locals("handshake", h)
+	if err := c.Next(); err != nil {
+		h.done() // no upgrade
+		return err
+	}
+	return nil
+}
+
+func (s *Server) checkWidgetInbox(c *fiber.Ctx) error {
 	key := c.Query("inbox")
 	in, err := s.store.InboxByPublicKey(c.UserContext(), key)
 	if err != nil || in.Kind != "chat" {
@@ -35,14 +54,20 @@ func (s *Server) widgetUpgrade(c *fiber.Ctx) error {
 	c.Locals("inbox_key", key)
 	c.Locals("origin", c.Get(fiber.HeaderOrigin))
 	c.Locals("ip", c.IP())
-	return c.Next()
+	return nil
 }
 
 func (s *Server) widgetSocket(conn *websocket.Conn) {
 	key, _ := conn.Locals("inbox_key").(string)
 	origin, _ := conn.Locals("origin").(string)
 	ip, _ := conn.Locals("ip").(string)
-	s.chat.Serve(conn.Conn, key, origin, ip)
+	h, _ := conn.Locals("handshake").(*handshake)
+	if h == nil {
+		s.chat.Serve(conn.Conn, key, origin, ip)
+		return
+	}
+	defer h.done()
+	s.chat.Serve(handshakeSocket{conn.Conn, h}, key, origin, ip)
 }
 
 func chatInbox(in *store.Inbox) *chat.Inbox {

@@ -36,8 +36,11 @@ const usage = `kibo: a unified customer support inbox
 
 Flags may also come from the environment: KIBO_ADDR, KIBO_DATA, KIBO_PUBLIC_URL,
 KIBO_DURABILITY (full|normal), KIBO_ADMIN_EMAIL and KIBO_ADMIN_PASSWORD (the first admin),
-KIBO_LOG (text|json), KIBO_MAX_INFLIGHT, KIBO_CHAT_RATE, KIBO_CHAT_MAX_CONNS,
-KIBO_CHAT_PER_IP_CONNS, KIBO_PPROF (an address for Go's pprof, for load tests).
+KIBO_LOG (text|json), KIBO_MAX_INFLIGHT, KIBO_MAX_HEAVY and KIBO_HEAVY_WAIT (the
+expensive API routes: lists, search, reports, exports), KIBO_CHAT_RATE,
+KIBO_CHAT_MAX_CONNS, KIBO_CHAT_MAX_HANDSHAKES, KIBO_CHAT_PER_IP_CONNS, KIBO_PPROF (an
+address for Go's pprof, for load tests). The limits default to values derived from the
+number of cores; see README.md.
 `
 
 func main() {
@@ -91,6 +94,20 @@ func envInt(name string, def int) int {
 	return def
 }
 
+// envDuration reads a Go duration ("100ms"); a bad value is an error, so a typo does
+// not silently turn a limit off.
+func envDuration(name string) (time.Duration, error) {
+	v := os.Getenv(name)
+	if v == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		return 0, fmt.Errorf("%s must be a duration such as 100ms, not %q", name, v)
+	}
+	return d, nil
+}
+
 func dataFlag(fs *flag.FlagSet) *string {
 	return fs.String("data", env("KIBO_DATA", "./data"), "data directory (database, attachments)")
 }
@@ -127,10 +144,17 @@ func serve(args []string) error {
 	if err := firstRun(ctx, st, publicURL, os.Stdout); err != nil {
 		return err
 	}
+	heavyWait, err := envDuration("KIBO_HEAVY_WAIT")
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
-		Addr:        *addr,
-		PublicURL:   os.Getenv("KIBO_PUBLIC_URL"),
-		MaxInFlight: envInt("KIBO_MAX_INFLIGHT", 1024),
+		Addr:          *addr,
+		PublicURL:     os.Getenv("KIBO_PUBLIC_URL"),
+		MaxInFlight:   envInt("KIBO_MAX_INFLIGHT", 1024),
+		MaxHeavy:      envInt("KIBO_MAX_HEAVY", 0),           // 0: half the cores
+		HeavyWait:     heavyWait,                             // 0: 100 ms
+		MaxHandshakes: envInt("KIBO_CHAT_MAX_HANDSHAKES", 0), // 0: 64 per core
 		Chat: chat.Limits{
 			MessagesPerSecond: float64(envInt("KIBO_CHAT_RATE", 20)),
 			Burst:             2 * envInt("KIBO_CHAT_RATE", 20),

@@ -7,6 +7,9 @@
 // latency before, during and after the spike.
 //
 //	go run ./scripts/spike --bin bin/kibo --steady 200 --max-conns 600 --max-inflight 16
+//
+// --env passes more settings to the server (KIBO_MAX_HEAVY=2, ...) and --profile writes
+// a CPU profile of the server over the spike, to see where the cores went.
 package main
 
 import (
@@ -15,9 +18,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,6 +43,9 @@ func main() {
 	maxConns := fs.Int("max-conns", 0, "KIBO_CHAT_MAX_CONNS (default 3 × steady)")
 	maxInflight := fs.Int("max-inflight", 16, "KIBO_MAX_INFLIGHT")
 	phase := fs.Duration("phase", 10*time.Second, "length of each phase: before, during, after")
+	profile := fs.String("profile", "", "directory for a CPU profile of the server over the spike phase (spike.pprof)")
+	var env envList
+	fs.Var(&env, "env", "KEY=VALUE for the server (repeatable), e.g. KIBO_MAX_HEAVY=2")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "spike: steady load, then 10× the connections and an API burst; Kibo must shed with 1013/503 and recover.")
 		fs.PrintDefaults()
@@ -46,18 +54,24 @@ func main() {
 	if *maxConns == 0 {
 		*maxConns = 3 * *steady
 	}
-	if err := run(*bin, *steady, *rate, *factor, *spikeOver, *httpClients, *maxConns, *maxInflight, *phase); err != nil {
+	if err := run(*bin, *steady, *rate, *factor, *spikeOver, *httpClients, *maxConns, *maxInflight, *phase, env, *profile); err != nil {
 		fmt.Fprintln(os.Stderr, "spike:", err)
 		os.Exit(1)
 	}
 }
+
+type envList []string
+
+func (e *envList) String() string     { return strings.Join(*e, ",") }
+func (e *envList) Set(v string) error { *e = append(*e, v); return nil }
 
 type phaseStats struct {
 	lat  [3]loadkit.Latencies
 	acks [3]atomic.Int64
 }
 
-func run(bin string, steady int, rate float64, factor int, ramp time.Duration, httpClients, maxConns, maxInflight int, phase time.Duration) error {
+func run(bin string, steady int, rate float64, factor int, ramp time.Duration, httpClients, maxConns, maxInflight int, phase time.Duration,
+	env []string, profile string) error {
 	if _, err := loadkit.RaiseNoFile(); err != nil {
 		return err
 	}
@@ -69,6 +83,14 @@ func run(bin string, steady int, rate float64, factor int, ramp time.Duration, h
 	defer os.RemoveAll(dir)
 	k := &loadkit.Kibo{Bin: bin, Data: filepath.Join(dir, "data"), Env: []string{
 		fmt.Sprintf("KIBO_CHAT_MAX_CONNS=%d", maxConns), fmt.Sprintf("KIBO_MAX_INFLIGHT=%d", maxInflight)}}
+	k.Env = append(k.Env, env...)
+	pprofAddr := ""
+	if profile != "" {
+		if pprofAddr, err = loadkit.FreeAddr(); err != nil {
+			return err
+		}
+		k.Env = append(k.Env, "KIBO_PPROF="+pprofAddr)
+	}
 	if err := k.Setup(); err != nil {
 		return err
 	}
@@ -117,15 +139,25 @@ func run(bin string, steady int, rate float64, factor int, ramp time.Duration, h
 	for t := time.Now(); fleet.Connected.Load() < int64(steady) && time.Since(t) < 30*time.Second; {
 		time.Sleep(50 * time.Millisecond)
 	}
-	fmt.Printf("steady: %d visitors at %.1f msg/s; limits KIBO_CHAT_MAX_CONNS=%d KIBO_MAX_INFLIGHT=%d; load %s\n",
-		fleet.Connected.Load(), rate, maxConns, maxInflight, loadkit.LoadAvg())
+	fmt.Printf("steady: %d visitors at %.1f msg/s; limits KIBO_CHAT_MAX_CONNS=%d KIBO_MAX_INFLIGHT=%d %s; load %s\n",
+		fleet.Connected.Load(), rate, maxConns, maxInflight, strings.Join(env, " "), loadkit.LoadAvg())
 	time.Sleep(phase)
 	steadyErrsBefore := fleet.Errors.Map()
 
 	// ---- the spike
+	srv0, _ := loadkit.ReadProc(k.Pid())
+	self0, _ := loadkit.ReadProc(os.Getpid())
 	spikeStart := time.Now()
 	bounds[0].Store(spikeStart.UnixNano())
 	spikeCtx, endSpike := context.WithCancel(ctx)
+	profDone := make(chan error, 1)
+	if profile != "" {
+		go func() {
+			profDone <- fetchProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, int(phase.Seconds())), filepath.Join(profile, "spike.pprof"))
+		}()
+	} else {
+		profDone <- nil
+	}
 	var (
 		sockErrs             loadkit.Errors
 		accepted, refused    atomic.Int64
@@ -225,6 +257,9 @@ func run(bin string, steady int, rate float64, factor int, ramp time.Duration, h
 	spikeWG.Wait()
 	time.Sleep(phase - time.Since(spikeStart))
 	duringProc, _ := loadkit.ReadProc(k.Pid())
+	self1, _ := loadkit.ReadProc(os.Getpid())
+	spikeLen := time.Since(spikeStart).Seconds()
+	serverCores, clientCores := (duringProc.CPU-srv0.CPU).Seconds()/spikeLen, (self1.CPU-self0.CPU).Seconds()/spikeLen
 	endSpike()
 	hwg.Wait()
 	connsMu.Lock()
@@ -233,6 +268,9 @@ func run(bin string, steady int, rate float64, factor int, ramp time.Duration, h
 	}
 	connsMu.Unlock()
 	spikeReader.Wait()
+	if err := <-profDone; err != nil {
+		fmt.Fprintln(os.Stderr, "spike: cpu profile:", err)
+	}
 	afterStart := time.Now()
 	bounds[1].Store(afterStart.UnixNano())
 	steadyErrsDuring := fleet.Errors.Map()
@@ -281,16 +319,31 @@ func run(bin string, steady int, rate float64, factor int, ramp time.Duration, h
 	})
 	fmt.Printf("API burst: %d clients: statuses %v, 503s with Retry-After %d, transport errors %s, latency %s\n",
 		httpClients, hr.status, hr.retryAfter, hr.errs.String(), hr.lat.Summary())
-	fmt.Printf("server: alive %v, recovered %v %v; RSS during %.0f MB, peak %.0f MB; load %s\n",
-		alive, recovered, recoverNotes, float64(duringProc.RSSKB)/1024, float64(proc.HWMKB)/1024, loadkit.LoadAvg())
+	fmt.Printf("server: alive %v, recovered %v %v; RSS during %.0f MB, peak %.0f MB; cores during the spike: server %.2f, this tool %.2f; load %s\n",
+		alive, recovered, recoverNotes, float64(duringProc.RSSKB)/1024, float64(proc.HWMKB)/1024, serverCores, clientCores, loadkit.LoadAvg())
 	b, _ := json.Marshal(map[string]any{"tool": "spike", "steady": steady, "rate": rate, "spike_sockets": n, "max_conns": maxConns,
-		"max_inflight": maxInflight, "ack": sum, "steady_errors": fleet.Errors.Map(), "accepted": accepted.Load(), "refused": refused.Load(),
+		"max_inflight": maxInflight, "env": env, "ack": sum, "steady_errors": fleet.Errors.Map(), "accepted": accepted.Load(), "refused": refused.Load(),
 		"refusals": reasonMap, "socket_errors": sockErrs.Map(), "http_status": hr.status, "http_503_retry_after": hr.retryAfter,
-		"http_errors": hr.errs.Map(), "http_latency": hr.lat.Summary(), "alive": alive, "recovered": recovered, "loadavg": loadkit.LoadAvg()})
+		"http_errors": hr.errs.Map(), "http_latency": hr.lat.Summary(), "server_cores": serverCores, "client_cores": clientCores, "alive": alive, "recovered": recovered, "loadavg": loadkit.LoadAvg()})
 	fmt.Println(string(b))
 	if !alive || !recovered {
 		fmt.Println("FAIL: Kibo did not stay up or did not recover")
 		os.Exit(1)
 	}
 	return nil
+}
+
+func fetchProfile(u, path string) error {
+	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Get(u)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(f, resp.Body)
+	return err
 }
