@@ -105,7 +105,11 @@ func Open(dir string, opt Options) (*Store, error) {
 	}
 	path := filepath.Join(dir, "kibo.db")
 	base := "file:" + path + "?_journal_mode=WAL&_busy_timeout=10000&_foreign_keys=on&_synchronous=" + string(opt.Durability)
-	w, err := sql.Open("sqlite3", base+"&_txlock=immediate")
+	// The writer's page cache is 64 MB instead of SQLite's 2 MB: each chat message
+	// inserts into three indexes keyed by conversation, at a random place in each, and
+	// with 2 MB those pages are read back from the OS for nearly every message (closed-
+	// loop chat load: 3,789 -> 4,471 acked msg/s, median of 3, BENCHMARKS.md).
+	w, err := sql.Open("sqlite3", base+"&_txlock=immediate&_cache_size=-65536")
 	if err != nil {
 		return nil, err
 	}
