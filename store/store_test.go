@@ -512,3 +512,79 @@ func TestBadMessageInABatchFailsAloneAndLeavesNothing(t *testing.T) {
 		t.Fatalf("%d messages, %d identities of the failed sender: want 2 and 0", msgs, contacts)
 	}
 }
+
+func TestConversationCountsLeaveOutDeletedConversations(t *testing.T) {
+	// the counts are index range counts less the deleted ones (migration 0008): checked
+	// against the plain definition over every row, with deletions in every status
+	s := newTestStore(t)
+	ctx := context.Background()
+	in := mustInbox(t, s, "email")
+	agent, _ := s.CreateAgent(ctx, "kim@example.com", "Kim", "agent", "x")
+	me := agent.ID
+	statuses := []string{"open", "pending", "snoozed", "resolved"}
+	for i := 0; i < 40; i++ {
+		r, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom(fmt.Sprintf("p%d@example.com", i)), ExternalID: fmt.Sprint("<c", i, "@x>"), Text: "hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		u := ConversationUpdate{}
+		if st := statuses[i%4]; st != "open" {
+			u.Status = &st
+			if st == "snoozed" {
+				later := time.Now().Add(time.Hour)
+				u.SnoozedUntil = &later
+			}
+		}
+		if i%3 == 0 {
+			u.SetAssignee, u.AssigneeID = true, &me
+		}
+		if _, err := s.UpdateConversation(ctx, r.ConversationID, me, u); err != nil {
+			t.Fatal(err)
+		}
+		if i%5 == 0 {
+			c, _ := s.Conversation(ctx, r.ConversationID, me)
+			s.MarkRead(ctx, r.ConversationID, me, c.LastMessageID)
+		}
+		if i%7 == 0 {
+			if err := s.DeleteConversation(ctx, r.ConversationID); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := Counts{ByStatus: map[string]int{}}
+	rows, err := s.r.Query(`SELECT c.status, c.assignee_id IS NOT NULL AND c.assignee_id = ?, c.assignee_id IS NULL,
+		c.last_inbound_message_id > COALESCE(r.last_read_id, 0)
+		FROM conversations c LEFT JOIN conversation_reads r ON r.conversation_id = c.id AND r.agent_id = ? WHERE c.deleted_at IS NULL`, me, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var st string
+		var mine, unassigned, unread bool
+		if err := rows.Scan(&st, &mine, &unassigned, &unread); err != nil {
+			t.Fatal(err)
+		}
+		want.ByStatus[st]++
+		if st == "open" {
+			want.Mine += map[bool]int{true: 1}[mine]
+			want.Unassigned += map[bool]int{true: 1}[unassigned]
+			want.Unread += map[bool]int{true: 1}[unread]
+		}
+	}
+	rows.Close()
+	got, err := s.ConversationCounts(ctx, me)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, st := range statuses {
+		if got.ByStatus[st] != want.ByStatus[st] {
+			t.Errorf("%s: %d, want %d", st, got.ByStatus[st], want.ByStatus[st])
+		}
+	}
+	if got.Mine != want.Mine || got.Unassigned != want.Unassigned || got.Unread != want.Unread {
+		t.Errorf("mine/unassigned/unread %d/%d/%d, want %d/%d/%d", got.Mine, got.Unassigned, got.Unread, want.Mine, want.Unassigned, want.Unread)
+	}
+	if want.ByStatus["resolved"] == 0 || want.Mine == 0 || want.Unread == 0 || want.Unassigned == 0 {
+		t.Fatalf("the fixture does not exercise every count: %+v", want)
+	}
+}

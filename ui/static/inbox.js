@@ -236,10 +236,15 @@
     if (u) { u.hidden = !c.unread; u.textContent = c.unread ? c.unread + ' unread' : ''; }
     document.title = (c.unread ? '(' + c.unread + ') ' : '') + viewDef(S.view).label + ' · Kibo';
   }
+  // At most one counts request per 350 ms, however many events arrive: a pending
+  // refresh takes the later events along (restarting the timer on each one would never
+  // refresh while a busy desk's events keep coming).
   let countsTimer = 0;
   function refreshCounts(now) {
+    if (countsTimer && !now) return;
     clearTimeout(countsTimer);
     countsTimer = setTimeout(async () => {
+      countsTimer = 0;
       try { S.counts = await api('GET', '/counts'); renderCounts(); } catch (e) { /* the next event tries again */ }
     }, now ? 0 : 350);
   }
