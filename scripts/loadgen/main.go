@@ -17,8 +17,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -225,7 +223,7 @@ func run(c config) error {
 	if c.profile != "" {
 		dir, addr, _ := strings.Cut(c.profile, "|")
 		go func() {
-			profDone <- fetchProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(c.duration.Seconds())), filepath.Join(dir, "cpu.pprof"))
+			profDone <- loadkit.FetchProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(c.duration.Seconds())), filepath.Join(dir, "cpu.pprof"))
 		}()
 	} else {
 		profDone <- nil
@@ -243,10 +241,10 @@ func run(c config) error {
 	}
 	if c.profile != "" {
 		dir, addr, _ := strings.Cut(c.profile, "|")
-		if err := fetchProfile("http://"+addr+"/debug/pprof/allocs", filepath.Join(dir, "allocs.pprof")); err != nil {
+		if err := loadkit.FetchProfile("http://"+addr+"/debug/pprof/allocs", filepath.Join(dir, "allocs.pprof")); err != nil {
 			fmt.Fprintln(os.Stderr, "loadgen: allocs profile:", err)
 		}
-		fetchProfile("http://"+addr+"/debug/pprof/heap", filepath.Join(dir, "heap.pprof"))
+		loadkit.FetchProfile("http://"+addr+"/debug/pprof/heap", filepath.Join(dir, "heap.pprof"))
 	}
 	// drain: the last acks, then the agents' last events
 	done := make(chan struct{})
@@ -329,19 +327,4 @@ func mergeAgents(as []*loadkit.Agent) []time.Duration {
 		out = append(out, a.Lat.Samples()...)
 	}
 	return out
-}
-
-func fetchProfile(u, path string) error {
-	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Get(u)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
 }

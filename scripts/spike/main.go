@@ -18,7 +18,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -153,7 +152,7 @@ func run(bin string, steady int, rate float64, factor int, ramp time.Duration, h
 	profDone := make(chan error, 1)
 	if profile != "" {
 		go func() {
-			profDone <- fetchProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, int(phase.Seconds())), filepath.Join(profile, "spike.pprof"))
+			profDone <- loadkit.FetchProfile(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", pprofAddr, int(phase.Seconds())), filepath.Join(profile, "spike.pprof"))
 		}()
 	} else {
 		profDone <- nil
@@ -331,19 +330,4 @@ func run(bin string, steady int, rate float64, factor int, ramp time.Duration, h
 		os.Exit(1)
 	}
 	return nil
-}
-
-func fetchProfile(u, path string) error {
-	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Get(u)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = io.Copy(f, resp.Body)
-	return err
 }
