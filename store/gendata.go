@@ -109,11 +109,15 @@ func Generate(ctx context.Context, dir string, g GenConfig) (GenStats, error) {
 	}
 	st.Schema = time.Since(start)
 
+	// Schemas before 0009 index messages by an insert trigger: "rebuild" drops it while
+	// inserting and restores it after. From 0009 on the store indexes what it inserts,
+	// so the generator always rebuilds.
 	var trigger string
-	if g.FTS == "rebuild" {
-		if err := db.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'messages_fts_insert'`).Scan(&trigger); err != nil {
-			return st, fmt.Errorf("the FTS insert trigger: %w", err)
-		}
+	if err := db.QueryRowContext(ctx, `SELECT COALESCE((SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = 'messages_fts_insert'), '')`).Scan(&trigger); err != nil {
+		return st, err
+	}
+	rebuild := g.FTS == "rebuild" || trigger == ""
+	if g.FTS == "rebuild" && trigger != "" {
 		if _, err := db.ExecContext(ctx, `DROP TRIGGER messages_fts_insert`); err != nil {
 			return st, err
 		}
@@ -124,13 +128,15 @@ func Generate(ctx context.Context, dir string, g GenConfig) (GenStats, error) {
 		return st, err
 	}
 	st.Insert = time.Since(t)
-	if g.FTS == "rebuild" {
+	if rebuild {
 		t = time.Now()
 		if _, err := db.ExecContext(ctx, `INSERT INTO messages_fts(messages_fts) VALUES ('rebuild')`); err != nil {
 			return st, fmt.Errorf("rebuild the full-text index: %w", err)
 		}
-		if _, err := db.ExecContext(ctx, trigger); err != nil {
-			return st, fmt.Errorf("recreate the FTS trigger: %w", err)
+		if g.FTS == "rebuild" && trigger != "" {
+			if _, err := db.ExecContext(ctx, trigger); err != nil {
+				return st, fmt.Errorf("recreate the FTS trigger: %w", err)
+			}
 		}
 		st.FTS = time.Since(t)
 	}

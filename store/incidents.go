@@ -583,6 +583,9 @@ func (s *Store) AddIncidentMessages(ctx context.Context, msgs []IncidentMessage)
 				return err
 			}
 			ids[i] = id
+			if err := tx.indexMessages(ctx, []int64{id}); err != nil {
+				return err
+			}
 			if m.Bump {
 				_, err = tx.exec(ctx, `UPDATE conversations SET last_message_at = ?, last_message_id = ?, preview = ?, updated_at = ? WHERE id = ?`,
 					now, id, preview(m.Text), now, m.ConversationID)

@@ -245,12 +245,16 @@ func (q *ingestQueue) commit(batch []*ingestRequest) {
 	s := q.s
 	if len(batch) > 1 {
 		err := s.tx(ctx, func(tx *Tx) error {
+			ids := make([]int64, 0, len(batch))
 			for _, r := range batch {
 				if r.res, r.err = tx.ingestOne(ctx, r.in); r.err != nil {
 					return r.err
 				}
+				if !r.res.Duplicate {
+					ids = append(ids, r.res.MessageID)
+				}
 			}
-			return nil
+			return tx.indexMessages(ctx, ids)
 		})
 		if err == nil {
 			for _, r := range batch {
@@ -262,8 +266,10 @@ func (q *ingestQueue) commit(batch []*ingestRequest) {
 	for _, r := range batch {
 		r.res, r.err = Ingested{}, nil
 		err := s.tx(ctx, func(tx *Tx) error {
-			r.res, r.err = tx.ingestOne(ctx, r.in)
-			return r.err
+			if r.res, r.err = tx.ingestOne(ctx, r.in); r.err != nil || r.res.Duplicate {
+				return r.err
+			}
+			return tx.indexMessages(ctx, []int64{r.res.MessageID})
 		})
 		if err != nil {
 			r.res, r.err = Ingested{}, err

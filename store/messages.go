@@ -164,6 +164,17 @@ func (s *Store) attachTo(ctx context.Context, msgs []*Message) error {
 
 func attachmentURL(id int64) string { return "/api/v1/attachments/" + itoa(id) }
 
+// indexMessages adds messages to the full-text index. Every insert into messages must
+// call it in its transaction (migration 0009 replaced the insert trigger by this one
+// statement per batch); TestEveryMessageIsSearchable checks each path.
+func (t *Tx) indexMessages(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	_, err := t.exec(ctx, `INSERT INTO messages_fts(rowid, text) SELECT id, text FROM messages WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(ids))
+	return err
+}
+
 func jsonIDs(ids []int64) string {
 	b, _ := json.Marshal(ids)
 	return string(b)
@@ -249,6 +260,9 @@ func (s *Store) AddAgentMessage(ctx context.Context, am AgentMessage) (*Message,
 			VALUES (?, ?, 'out', ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 			am.ConversationID, inboxID, am.Private, am.AuthorKind, authorID, am.AuthorName, am.Text, delivery, am.Auto, externalID, formatTime(now))
 		if err != nil {
+			return err
+		}
+		if err := tx.indexMessages(ctx, []int64{id}); err != nil {
 			return err
 		}
 		for _, f := range am.Files {
