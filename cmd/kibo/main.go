@@ -154,7 +154,7 @@ func serve(args []string) error {
 		MaxInFlight:   envInt("KIBO_MAX_INFLIGHT", 1024),
 		MaxHeavy:      envInt("KIBO_MAX_HEAVY", 0),           // 0: half the cores
 		HeavyWait:     heavyWait,                             // 0: 100 ms
-		MaxHandshakes: envInt("KIBO_CHAT_MAX_HANDSHAKES", 0), // 0: 64 per core
+		MaxHandshakes: envInt("KIBO_CHAT_MAX_HANDSHAKES", 0), // 0: 512 per core
 		Chat: chat.Limits{
 			MessagesPerSecond: float64(envInt("KIBO_CHAT_RATE", 20)),
 			Burst:             2 * envInt("KIBO_CHAT_RATE", 20),
