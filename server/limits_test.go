@@ -1,13 +1,10 @@
 package server
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -16,9 +13,6 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
-
-	"kibo/connectors/chat"
-	"kibo/store"
 )
 
 // holdAll takes every slot of g, as a burst of requests would, until the test ends or
@@ -152,21 +146,10 @@ func TestWidgetUpgradeCapRefusesClearly(t *testing.T) {
 // When the chat's sockets are all taken, counting the handshakes under way, the
 // upgrade gets a 503 before it costs anything, not an upgrade and then a close frame.
 func TestWidgetUpgradeRefusedWhenTheChatIsFull(t *testing.T) {
-	st, err := store.Open(t.TempDir(), store.Options{Durability: store.DurabilityNormal})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	srv, err := New(Config{Chat: chat.Limits{MaxConnections: 2}}, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := st.CreateInbox(context.Background(), "chat", "Web", NewSecret(18), map[string]any{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	k := startKiboTuned(t, nil, func(c *Config) { c.Chat.MaxConnections = 2 })
+	srv := k.srv
 	upgrade := func() *http.Response {
-		req := httptest.NewRequest("GET", "/widget/ws?inbox="+url.QueryEscape(in.PublicKey), nil)
+		req := httptest.NewRequest("GET", "/widget/ws?inbox="+url.QueryEscape(k.publicKey), nil)
 		req.Header.Set("Connection", "Upgrade")
 		req.Header.Set("Upgrade", "websocket")
 		req.Header.Set("Sec-WebSocket-Version", "13")
@@ -200,29 +183,9 @@ func TestWidgetUpgradeRefusedWhenTheChatIsFull(t *testing.T) {
 // with a reason, and gives its slot back: it cannot hold a handshake slot for the
 // chat's whole idle timeout.
 func TestWidgetWithoutHelloIsClosedAtTheHandshakeDeadline(t *testing.T) {
-	st, err := store.Open(t.TempDir(), store.Options{Durability: store.DurabilityNormal})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := New(Config{HandshakeTimeout: 300 * time.Millisecond}, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Start(context.Background())
-	go srv.Listen(ln)
-	t.Cleanup(func() {
-		srv.Shutdown(5 * time.Second)
-		st.Close()
-	})
-	in, err := st.CreateInbox(context.Background(), "chat", "Web", NewSecret(18), map[string]any{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "ws://" + ln.Addr().String() + "/widget/ws?inbox=" + url.QueryEscape(in.PublicKey)
+	k := startKiboTuned(t, nil, func(c *Config) { c.HandshakeTimeout = 300 * time.Millisecond })
+	srv := k.srv
+	u := "ws" + strings.TrimPrefix(k.base, "http") + "/widget/ws?inbox=" + url.QueryEscape(k.publicKey)
 	c, _, err := websocket.DefaultDialer.Dial(u, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -44,12 +44,22 @@ func startKibo(t *testing.T) *testKibo {
 // store and the server so deadlines and SLAs can be tested without sleeping.
 func startKiboWith(t *testing.T, now func() time.Time) *testKibo {
 	t.Helper()
+	return startKiboTuned(t, now, nil)
+}
+
+// startKiboTuned starts it with the test's changes to the configuration (limits).
+func startKiboTuned(t *testing.T, now func() time.Time, tune func(*Config)) *testKibo {
+	t.Helper()
 	st, err := store.Open(t.TempDir(), store.Options{Durability: store.DurabilityNormal, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := New(Config{OutboxInterval: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond, Chat: chat.Limits{MessagesPerSecond: 1000, Burst: 1000}, Now: now}, st, log)
+	cfg := Config{OutboxInterval: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond, Chat: chat.Limits{MessagesPerSecond: 1000, Burst: 1000}, Now: now}
+	if tune != nil {
+		tune(&cfg)
+	}
+	srv, err := New(cfg, st, log)
 	if err != nil {
 		t.Fatal(err)
 	}
