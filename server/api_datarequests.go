@@ -98,9 +98,9 @@ func (s *Server) publishDataRequest(dr *store.DataRequest) {
 
 // detectDataRequest suggests a data request when an inbound message looks like one. It
 // costs no statement unless the detector fires.
-func (s *Server) detectDataRequest(ctx context.Context, conv *store.Conversation, msg *store.Message) {
+func (s *Server) detectDataRequest(ctx context.Context, conv *store.Conversation, msg *store.Message) error {
 	if msg.Direction != "in" || msg.Auto || msg.Private {
-		return
+		return nil
 	}
 	subject := ""
 	if conv.Channel == "email" {
@@ -108,12 +108,11 @@ func (s *Server) detectDataRequest(ctx context.Context, conv *store.Conversation
 	}
 	sug, ok := gdpr.Detect(subject, msg.Text)
 	if !ok {
-		return
+		return nil
 	}
 	p, err := s.dataRequestPolicy(ctx)
 	if err != nil {
-		s.log.Warn("data request detection: settings", "err", err)
-		return
+		return fmt.Errorf("data request detection: settings: %w", err)
 	}
 	// The legal clock starts when the message was received, not when an agent confirms.
 	received := msg.CreatedAt
@@ -123,13 +122,16 @@ func (s *Server) detectDataRequest(ctx context.Context, conv *store.Conversation
 		Confidence: sug.Confidence, Lang: sug.Lang, Evidence: sug.Evidence,
 		Change: fmt.Sprintf("suggested by Kibo (%s, %.0f%% sure) from message %d", sug.Type, sug.Confidence*100, msg.ID),
 	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the conversation was deleted since
+	}
 	if err != nil {
-		s.log.Warn("data request detection: store", "conversation", conv.ID, "err", err)
-		return
+		return fmt.Errorf("data request detection: store: %w", err)
 	}
 	if created {
 		s.publishDataRequest(withDaysLeft(dr, s.cfg.Now(), p))
 	}
+	return nil
 }
 
 // ---- requests

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"strings"
@@ -17,7 +18,6 @@ import (
 // background workers (fan-out, SLA sweep, alerts).
 type opsState struct {
 	fanoutKick chan struct{}
-	slaWork    chan store.SLAWork
 	alertKick  chan struct{}
 
 	// webhookMu lets one sender at a time post alerts (the store's claim guards
@@ -41,7 +41,7 @@ type opsState struct {
 func newOps() *opsState {
 	return &opsState{
 		fanoutKick: make(chan struct{}, 1), alertKick: make(chan struct{}, 1),
-		slaWork: make(chan store.SLAWork, 4096), channelDown: map[int64]time.Time{},
+		channelDown: map[int64]time.Time{},
 	}
 }
 
@@ -423,45 +423,47 @@ func (s *Server) autoReplyText(ctx context.Context, inc *store.Incident) string 
 
 // incidentAfterIngest answers a new ticket during an incident, once per contact and
 // incident, and tags the conversation with the incident so the inbox can group them.
-func (s *Server) incidentAfterIngest(ctx context.Context, res store.Ingested, conv *store.Conversation, msg *store.Message) {
-	if !res.NewConversation || msg.Direction != "in" {
-		return
+func (s *Server) incidentAfterIngest(ctx context.Context, work store.Followup, conv *store.Conversation, msg *store.Message) error {
+	if !work.NewConversation || msg.Direction != "in" {
+		return nil
 	}
 	inc := s.activeIncident()
 	// the hook runs after the commit, in batches: a ticket opened just before the
 	// declaration is not one that arrived during the incident
 	if inc == nil || conv.CreatedAt.Before(inc.StartedAt()) {
-		return
+		return nil
 	}
-	if err := s.store.TagConversation(ctx, conv.ID, fmt.Sprintf("incident-%d", inc.ID)); err != nil {
-		s.log.Warn("tag conversation with incident", "conversation", conv.ID, "err", err)
+	if err := s.store.TagConversation(ctx, conv.ID, fmt.Sprintf("incident-%d", inc.ID)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("tag conversation %d with incident %d: %w", conv.ID, inc.ID, err)
 	}
 	if msg.Auto { // an out-of-office or a bounce is never answered automatically
 		if c, err := s.store.Conversation(ctx, conv.ID, 0); err == nil {
 			s.publishConversationValue(c)
 		}
-		return
+		return nil
 	}
 	im := store.IncidentMessage{
-		Kind: "auto_reply", IncidentID: inc.ID, ContactID: res.ContactID, ConversationID: conv.ID, Channel: conv.Channel,
-		DedupeKey:  fmt.Sprintf("incident-auto:%d:%d", inc.ID, res.ContactID),
+		Kind: "auto_reply", IncidentID: inc.ID, ContactID: conv.Contact.ID, ConversationID: conv.ID, Channel: conv.Channel,
+		DedupeKey:  fmt.Sprintf("incident-auto:%d:%d", inc.ID, conv.Contact.ID),
 		AuthorName: s.companyName(ctx), Text: s.autoReplyText(ctx, inc), Queue: conv.Channel != "chat", Bump: true,
 	}
 	if conv.Channel == "email" {
 		im.ExternalID = newMessageID(s.inboxAddress(ctx, conv.InboxID))
 	}
 	msgs, err := s.store.AddIncidentMessages(ctx, []store.IncidentMessage{im})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the conversation was deleted since
+	}
 	if err != nil {
-		s.log.Warn("incident auto-reply", "conversation", conv.ID, "err", err)
-		return
+		return fmt.Errorf("incident auto-reply to conversation %d: %w", conv.ID, err)
 	}
 	reply := msgs[0]
 	if c, err := s.store.Conversation(ctx, conv.ID, 0); err == nil {
 		conv = c
 	}
 	if reply == nil {
-		s.publishConversationValue(conv) // the tag
-		return
+		s.publishConversationValue(conv) // the tag, or an auto-reply sent before a crash
+		return nil
 	}
 	if im.Queue {
 		s.outbox.wake()
@@ -472,6 +474,7 @@ func (s *Server) incidentAfterIngest(ctx context.Context, res store.Ingested, co
 		})
 	}
 	s.publishMessage(conv, reply)
+	return nil
 }
 
 // pushWhenJoined sends a frame to a chat conversation's widgets once the visitor's
@@ -489,21 +492,4 @@ func (s *Server) pushWhenJoined(convID int64, frame map[string]any) {
 		}
 		s.chat.Push(convID, frame)
 	}()
-}
-
-// opsAfterIngest is the hook of afterIngest: SLA due times for a new or reopened
-// conversation, and the incident auto-reply.
-func (s *Server) opsAfterIngest(ctx context.Context, res store.Ingested, conv *store.Conversation, msg *store.Message) {
-	if res.NewConversation || res.Reopened {
-		w := store.SLAWork{ConversationID: res.ConversationID}
-		if res.Reopened {
-			at := res.CreatedAt
-			w.Reopened = &at
-		}
-		select {
-		case s.ops.slaWork <- w:
-		default: // the sweep computes it (a reopened clock then keeps its start)
-		}
-	}
-	s.incidentAfterIngest(ctx, res, conv, msg)
 }

@@ -46,6 +46,17 @@ func (s *Server) metricsPage(c *fiber.Ctx) error {
 	line("kibo_store_queries_total", "SQL statements run.", "counter", s.store.QueryCount())
 	line("go_goroutines", "Goroutines.", "gauge", runtime.NumGoroutine())
 	line("go_memstats_heap_inuse_bytes", "Heap in use.", "gauge", ms.HeapInuse)
+	line("kibo_followups_done_total", "Inbound messages whose follow-up work (data-request detection, SLA, incident auto-reply) is done.", "counter", s.followups.done.Load())
+	line("kibo_followups_failed_total", "Failed attempts at follow-up work (each is retried).", "counter", s.followups.failed.Load())
+	if fb, err := s.store.FollowupBacklog(c.UserContext()); err == nil {
+		line("kibo_followups_pending", "Inbound messages whose follow-up work is not done yet.", "gauge", fb.Pending)
+		line("kibo_followups_retrying", "Pending follow-ups that failed at least once.", "gauge", fb.Retrying)
+		age := 0.0
+		if !fb.Oldest.IsZero() {
+			age = s.cfg.Now().Sub(fb.Oldest).Seconds()
+		}
+		line("kibo_followups_oldest_seconds", "Age of the oldest pending follow-up.", "gauge", fmt.Sprintf("%.3f", age))
+	}
 	if st, err := s.store.OutboxStats(c.UserContext()); err == nil {
 		b.WriteString("# HELP kibo_outbox Outbox rows by state.\n# TYPE kibo_outbox gauge\n")
 		for _, k := range []string{"pending", "sending", "sent", "failed"} {

@@ -73,6 +73,8 @@ type Server struct {
 	outbox   *outboxWorker
 	// published tells the agents about inbound messages, in batches
 	published *publisher
+	// followups does what follows each inbound message, durably (followups.go)
+	followups *followupWorker
 	metrics   *metrics
 	ops       *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
 
@@ -114,6 +116,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s.registerEmailChannel()
 	s.outbox = newOutboxWorker(s)
 	s.published = newPublisher(s)
+	s.followups = newFollowupWorker(st, log, cfg.Now, s.inboundFollowups)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "kibo",
 		DisableStartupMessage: true,
@@ -147,7 +150,7 @@ func (s *Server) Start(ctx context.Context) {
 	s.bg.Add(3)
 	go func() { defer s.bg.Done(); s.published.run(ctx) }()
 	s.bg.Add(1)
-	go func() { defer s.bg.Done(); s.published.runHooks(ctx) }()
+	go func() { defer s.bg.Done(); s.followups.run(ctx) }()
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
 	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()
 	s.bg.Add(1)

@@ -73,6 +73,7 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 	s.metrics.ingested.Add(1)
 	if !res.Duplicate {
 		s.published.add(res)
+		s.followups.kick()
 	}
 	return connectors.Delivered{
 		MessageID: res.MessageID, ConversationID: res.ConversationID, ContactID: res.ContactID,
@@ -83,37 +84,17 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 // publisher tells the agents about new inbound messages, off the path of the
 // acknowledgement: the widget's ack waits only for the commit. It works in batches,
 // loading the messages and conversations of many commits in two statements, which is
-// what keeps a spike of chat messages from queueing behind per-message reads.
+// what keeps a spike of chat messages from queueing behind per-message reads. What
+// must follow a message (data-request detection, SLA, the incident auto-reply) is not
+// its business: that work is recorded with the message and done by the follow-up
+// worker (followups.go), so a dropped event loses nothing but a page's freshness.
 type publisher struct {
 	s  *Server
 	ch chan store.Ingested
-	// hooks run what follows a message (request detection, SLA, incident auto-reply)
-	// in their own goroutine, so they never delay the agents' events
-	hooks chan inboundHook
-}
-
-type inboundHook struct {
-	res  store.Ingested
-	conv *store.Conversation
-	msg  *store.Message
 }
 
 func newPublisher(s *Server) *publisher {
-	return &publisher{s: s, ch: make(chan store.Ingested, 8192), hooks: make(chan inboundHook, 8192)}
-}
-
-// runHooks runs the follow-ups of inbound messages in order. Its queue is never
-// dropped from: a detected data request must not be lost to a burst, so a full queue
-// slows the publisher instead.
-func (p *publisher) runHooks(ctx context.Context) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case h := <-p.hooks:
-			p.s.onInbound(ctx, h.res, h.conv, h.msg)
-		}
-	}
+	return &publisher{s: s, ch: make(chan store.Ingested, 8192)}
 }
 
 func (p *publisher) add(res store.Ingested) {
@@ -170,16 +151,5 @@ func (p *publisher) publish(ctx context.Context, batch []store.Ingested) {
 			continue
 		}
 		s.publishMessage(conv, msg)
-		select {
-		case p.hooks <- inboundHook{r, conv, msg}:
-		case <-ctx.Done():
-			return
-		}
 	}
-}
-
-// onInbound runs what follows a new inbound message, after the agents were told.
-func (s *Server) onInbound(ctx context.Context, res store.Ingested, conv *store.Conversation, msg *store.Message) {
-	s.detectDataRequest(ctx, conv, msg)
-	s.opsAfterIngest(ctx, res, conv, msg) // SLA due times, incident auto-reply (broadcast.go)
 }

@@ -92,8 +92,9 @@ func (s *Server) slaAfterUpdate(ctx context.Context, conv *store.Conversation, a
 	return conv
 }
 
-// opsLoop computes due times as conversations arrive, and every opsInterval sweeps
-// what is left and runs the alert checks.
+// opsLoop sweeps, every opsInterval, the due times the follow-up work of inbound
+// messages has not computed (priority changes, a changed policy) and runs the alert
+// checks.
 func (s *Server) opsLoop(ctx context.Context) {
 	t := time.NewTicker(opsInterval)
 	defer t.Stop()
@@ -102,21 +103,6 @@ func (s *Server) opsLoop(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case w := <-s.ops.slaWork:
-			// take what else has come in: one transaction for a burst of new tickets
-			batch := []store.SLAWork{w}
-		drain:
-			for len(batch) < 200 {
-				select {
-				case w := <-s.ops.slaWork:
-					batch = append(batch, w)
-				default:
-					break drain
-				}
-			}
-			if _, err := s.store.RefreshSLA(ctx, batch, len(batch)); err != nil && ctx.Err() == nil {
-				s.log.Warn("compute SLA due times", "err", err)
-			}
 		case <-s.ops.alertKick:
 			s.sendAlertWebhooks(ctx)
 		case <-t.C:

@@ -213,9 +213,12 @@ func (s *Store) SuggestDataRequest(ctx context.Context, n NewDataRequest) (dr *D
 		if err := tx.resolveRequestContact(ctx, &n); err != nil {
 			return err
 		}
+		// One open request per conversation; and one suggestion per message ever, so that
+		// detection run again (after a crash) doesn't bring back a dismissed one.
 		var busy bool
-		if err := tx.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM data_requests WHERE conversation_id = ? AND status IN ('suggested', 'open', 'verifying', 'extended'))`,
-			n.ConversationID).Scan(&busy); err != nil {
+		if err := tx.queryRow(ctx, `SELECT EXISTS (SELECT 1 FROM data_requests WHERE conversation_id = ? AND status IN ('suggested', 'open', 'verifying', 'extended'))
+			OR EXISTS (SELECT 1 FROM data_requests WHERE message_id = ?)`,
+			n.ConversationID, n.MessageID).Scan(&busy); err != nil {
 			return err
 		}
 		if busy {

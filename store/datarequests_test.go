@@ -134,6 +134,13 @@ func TestSuggestionsOncePerConversationAndConfirmKeepsReceipt(t *testing.T) {
 	if list, _, _ := s.DataRequests(ctx, DataRequestFilter{}); len(list) != 1 {
 		t.Fatalf("dismissed suggestions must not be listed by default: %d", len(list))
 	}
+	// detection of the same message run again (the follow-up work after a crash) does
+	// not bring a dismissed suggestion back
+	n2 := newRequest(got.ConversationID, "erasure", at)
+	n2.MessageID = got.MessageID
+	if _, created, err := s.SuggestDataRequest(ctx, n2); err != nil || created {
+		t.Fatalf("the same message suggested again after its request was handled: created=%v %v", created, err)
+	}
 	if _, _, err := s.SuggestDataRequest(ctx, newRequest(424242, "access", at)); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown conversation: %v", err)
 	}

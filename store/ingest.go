@@ -246,16 +246,12 @@ func (q *ingestQueue) commit(batch []*ingestRequest) {
 	s := q.s
 	if len(batch) > 1 {
 		err := s.tx(ctx, func(tx *Tx) error {
-			ids := make([]int64, 0, len(batch))
 			for _, r := range batch {
 				if r.res, r.err = tx.ingestOne(ctx, r.in); r.err != nil {
 					return r.err
 				}
-				if !r.res.Duplicate {
-					ids = append(ids, r.res.MessageID)
-				}
 			}
-			return tx.indexMessages(ctx, ids)
+			return tx.afterIngest(ctx, batch)
 		})
 		if err == nil {
 			for _, r := range batch {
@@ -267,16 +263,37 @@ func (q *ingestQueue) commit(batch []*ingestRequest) {
 	for _, r := range batch {
 		r.res, r.err = Ingested{}, nil
 		err := s.tx(ctx, func(tx *Tx) error {
-			if r.res, r.err = tx.ingestOne(ctx, r.in); r.err != nil || r.res.Duplicate {
+			if r.res, r.err = tx.ingestOne(ctx, r.in); r.err != nil {
 				return r.err
 			}
-			return tx.indexMessages(ctx, []int64{r.res.MessageID})
+			return tx.afterIngest(ctx, []*ingestRequest{r})
 		})
 		if err != nil {
 			r.res, r.err = Ingested{}, err
 		}
 		close(r.done)
 	}
+}
+
+// afterIngest records, in the transaction of a batch of ingested messages, what every
+// new message needs once committed: its place in the full-text index, and the
+// follow-up work of an inbound one (followups.go). Re-deliveries need neither.
+func (t *Tx) afterIngest(ctx context.Context, batch []*ingestRequest) error {
+	ids := make([]int64, 0, len(batch))
+	work := make([]Followup, 0, len(batch))
+	for _, r := range batch {
+		if r.res.Duplicate {
+			continue
+		}
+		ids = append(ids, r.res.MessageID)
+		if !r.in.Echo {
+			work = append(work, Followup{MessageID: r.res.MessageID, NewConversation: r.res.NewConversation, Reopened: r.res.Reopened})
+		}
+	}
+	if err := t.indexMessages(ctx, ids); err != nil {
+		return err
+	}
+	return t.queueFollowups(ctx, work)
 }
 
 func (t *Tx) ingestOne(ctx context.Context, in Incoming) (Ingested, error) {
