@@ -60,8 +60,10 @@ func (s *Server) webhook(c *fiber.Ctx) error {
 		if c.Method() == fiber.MethodGet {
 			challenge, ok := ch.Challenge(queryValues(c))
 			if !ok {
-				return errForbidden("the verify token does not match")
+				return errForbidden("the verify token does not match, or hub.challenge is not a plain token")
 			}
+			c.Set("X-Content-Type-Options", "nosniff")
+			c.Type("txt")
 			return c.SendString(challenge)
 		}
 		body := append([]byte(nil), c.Body()...)
@@ -87,7 +89,11 @@ func (s *Server) webhook(c *fiber.Ctx) error {
 			if token == "" {
 				return errBadRequest("crc_token is missing")
 			}
-			return c.JSON(fiber.Map{"response_token": ch.CRC(token)})
+			answer, err := ch.CRC(token)
+			if err != nil {
+				return errBadRequest("%v", err)
+			}
+			return c.JSON(fiber.Map{"response_token": answer})
 		}
 		body := append([]byte(nil), c.Body()...)
 		if !ch.VerifyWebhook(c.Get(x.SignatureHeader), body) {
