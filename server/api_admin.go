@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/internal/mailaddr"
 	"kibo/store"
 )
 
@@ -271,8 +272,8 @@ func validateInboxSettings(kind string, st map[string]any) error {
 			return errUnprocessable("brand_color must look like #2f6fed")
 		}
 	case "email":
-		if !strings.Contains(str(st, "address"), "@") {
-			return errUnprocessable("address must be the inbox's e-mail address")
+		if _, err := mailaddr.Parse(str(st, "address")); err != nil {
+			return errUnprocessable("address must be the inbox's e-mail address: " + err.Error())
 		}
 		for _, part := range []string{"imap", "smtp"} {
 			m, ok := st[part].(map[string]any)

@@ -8,11 +8,12 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/mail"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"kibo/internal/mailaddr"
 )
 
 // TLS modes of a server connection (the "tls" setting of an e-mail inbox).
@@ -129,8 +130,8 @@ func (c Config) withDefaults() Config {
 // Validate checks the settings an admin typed, with messages meant for them.
 func (c Config) Validate() error {
 	var errs []error
-	if a, err := mail.ParseAddress(c.Address); err != nil || a.Address != c.Address {
-		errs = append(errs, fmt.Errorf("address %q is not an e-mail address", c.Address))
+	if a, err := mailaddr.Parse(c.Address); err != nil || a != c.Address {
+		errs = append(errs, fmt.Errorf("address %q is not an e-mail address (write it as support@example.com)", c.Address))
 	}
 	check := func(name string, s ServerConfig) {
 		if strings.TrimSpace(s.Host) == "" {
