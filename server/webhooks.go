@@ -20,6 +20,7 @@ func (s *Server) registerSocialChannels() {
 		return messenger.New(messenger.Config{
 			PageID: str("page_id"), PageAccessToken: str("page_access_token"), AppSecret: str("app_secret"),
 			VerifyToken: str("verify_token"), GraphBaseURL: str("graph_base_url"), OnStatus: report,
+			AllowPrivateHosts: s.cfg.AllowPrivateHosts,
 		})
 	})
 	s.channels.register("x", func(in *store.Inbox, report func(bool, error)) (connectors.Connector, error) {
@@ -28,7 +29,7 @@ func (s *Server) registerSocialChannels() {
 		return x.New(x.Config{
 			InboxID: in.ID, UserID: str("user_id"), ConsumerKey: str("consumer_key"), ConsumerSecret: str("consumer_secret"),
 			AccessToken: str("access_token"), AccessSecret: str("access_secret"), APIBaseURL: str("api_base_url"),
-			PollInterval: poll, OnStatus: report,
+			PollInterval: poll, OnStatus: report, AllowPrivateHosts: s.cfg.AllowPrivateHosts,
 		})
 	})
 }

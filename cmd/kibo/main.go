@@ -108,6 +108,25 @@ func envDuration(name string) (time.Duration, error) {
 	return d, nil
 }
 
+// envBool reads true/false (also 1/0, yes/no); a bad value is an error, so a typo
+// does not silently keep a protection off or on.
+func envBool(name string) (bool, error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv(name))); v {
+	case "":
+		return false, nil
+	case "yes", "on":
+		return true, nil
+	case "no", "off":
+		return false, nil
+	default:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, fmt.Errorf("%s must be true or false, not %q", name, v)
+		}
+		return b, nil
+	}
+}
+
 func dataFlag(fs *flag.FlagSet) *string {
 	return fs.String("data", env("KIBO_DATA", "./data"), "data directory (database, attachments)")
 }
@@ -148,6 +167,10 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
+	allowPrivate, err := envBool("KIBO_ALLOW_PRIVATE_HOSTS")
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(server.Config{
 		Addr:          *addr,
 		PublicURL:     os.Getenv("KIBO_PUBLIC_URL"),
@@ -155,6 +178,9 @@ func serve(args []string) error {
 		MaxHeavy:      envInt("KIBO_MAX_HEAVY", 0),           // 0: half the cores
 		HeavyWait:     heavyWait,                             // 0: 100 ms
 		MaxHandshakes: envInt("KIBO_CHAT_MAX_HANDSHAKES", 0), // 0: 512 per core
+		// IMAP/SMTP hosts, platform API base URLs and the alerts webhook may be on
+		// loopback or private addresses only when the installation says so
+		AllowPrivateHosts: allowPrivate,
 		Chat: chat.Limits{
 			MessagesPerSecond: float64(envInt("KIBO_CHAT_RATE", 20)),
 			Burst:             2 * envInt("KIBO_CHAT_RATE", 20),

@@ -30,6 +30,9 @@ type Config struct {
 	AccessSecret   string
 	// APIBaseURL defaults to DefaultAPIBaseURL.
 	APIBaseURL string
+	// AllowPrivateHosts lets APIBaseURL be a loopback or private address (tests);
+	// without it such connections are refused (netguard).
+	AllowPrivateHosts bool
 	// PollInterval defaults to DefaultPollInterval.
 	PollInterval time.Duration
 	// OnStatus, when set, hears whether the account looks connected and the last error:
