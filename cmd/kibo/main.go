@@ -39,8 +39,10 @@ KIBO_DURABILITY (full|normal), KIBO_ADMIN_EMAIL and KIBO_ADMIN_PASSWORD (the fir
 KIBO_LOG (text|json), KIBO_MAX_INFLIGHT, KIBO_MAX_HEAVY and KIBO_HEAVY_WAIT (the
 expensive API routes: lists, search, reports, exports), KIBO_CHAT_RATE,
 KIBO_CHAT_MAX_CONNS, KIBO_CHAT_MAX_HANDSHAKES, KIBO_CHAT_PER_IP_CONNS, KIBO_PPROF (an
-address for Go's pprof, for load tests). The limits default to values derived from the
-number of cores; see README.md.
+address for Go's pprof, for load tests), KIBO_ALLOW_PRIVATE_HOSTS=true (IMAP, SMTP,
+platform API and alert webhook hosts may be loopback or private addresses: tests and a
+mail server on this machine). The limits default to values derived from the number of
+cores; see README.md.
 `
 
 func main() {
@@ -152,6 +154,10 @@ func serve(args []string) error {
 	data := dataFlag(fs)
 	fs.Parse(args)
 	log := newLogger()
+	allowPrivate, err := envBool("KIBO_ALLOW_PRIVATE_HOSTS")
+	if err != nil {
+		return err
+	}
 
 	st, err := openStore(*data)
 	if err != nil {
@@ -164,10 +170,6 @@ func serve(args []string) error {
 		return err
 	}
 	heavyWait, err := envDuration("KIBO_HEAVY_WAIT")
-	if err != nil {
-		return err
-	}
-	allowPrivate, err := envBool("KIBO_ALLOW_PRIVATE_HOSTS")
 	if err != nil {
 		return err
 	}
