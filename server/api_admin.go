@@ -8,6 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/internal/mailaddr"
 	"kibo/store"
 )
 
@@ -143,8 +144,21 @@ type inboxView struct {
 	WebhookURL     string         `json:"webhook_url,omitempty"`
 }
 
+// Connection errors name hosts, addresses and what the resolver said: admins see them
+// (and the log keeps them); agents see these sentences instead.
+const (
+	agentInboxDown    = "This channel can't connect right now. An admin can see why in Settings → Inboxes."
+	agentInboxProblem = "This channel reported a problem. An admin can see what in Settings → Inboxes."
+)
+
 func (s *Server) viewInbox(c *fiber.Ctx, in *store.Inbox) inboxView {
 	v := inboxView{ID: in.ID, Kind: in.Kind, Name: in.Name, Settings: maskSettings(in.Settings), State: in.State, LastError: in.LastError}
+	if a := currentAgent(c); (a == nil || !a.IsAdmin()) && v.LastError != "" {
+		v.LastError = agentInboxProblem
+		if in.State == "error" {
+			v.LastError = agentInboxDown
+		}
+	}
 	base := s.baseURL(c)
 	switch in.Kind {
 	case "chat":
@@ -195,6 +209,9 @@ func (s *Server) createInbox(c *fiber.Ctx) error {
 	if err := validateInboxSettings(body.Kind, body.Settings); err != nil {
 		return err
 	}
+	if err := s.checkInboxHosts(c.UserContext(), body.Kind, body.Settings); err != nil {
+		return err
+	}
 	publicKey := ""
 	if body.Kind == "chat" {
 		publicKey = NewSecret(18)
@@ -240,6 +257,9 @@ func (s *Server) updateInbox(c *fiber.Ctx) error {
 	if err := validateInboxSettings(in.Kind, settings); err != nil {
 		return err
 	}
+	if err := s.checkInboxHosts(ctx, in.Kind, settings); err != nil {
+		return err
+	}
 	in, err = s.store.UpdateInbox(ctx, id, name, settings)
 	if err != nil {
 		return err
@@ -271,8 +291,8 @@ func validateInboxSettings(kind string, st map[string]any) error {
 			return errUnprocessable("brand_color must look like #2f6fed")
 		}
 	case "email":
-		if !strings.Contains(str(st, "address"), "@") {
-			return errUnprocessable("address must be the inbox's e-mail address")
+		if _, err := mailaddr.Parse(str(st, "address")); err != nil {
+			return errUnprocessable("address must be the inbox's e-mail address: " + err.Error())
 		}
 		for _, part := range []string{"imap", "smtp"} {
 			m, ok := st[part].(map[string]any)
@@ -305,6 +325,31 @@ func validateInboxSettings(kind string, st map[string]any) error {
 		}
 	default:
 		return errUnprocessable("kind must be chat, email, messenger or x")
+	}
+	return nil
+}
+
+// checkInboxHosts refuses, when an inbox is saved, the hosts its connector would
+// refuse to reach (loopback, private, link-local: netguard), and base URLs that are not
+// http(s), with the setting to fix. The connector checks again on every connection.
+func (s *Server) checkInboxHosts(ctx context.Context, kind string, st map[string]any) error {
+	str := func(m map[string]any, k string) string { v, _ := m[k].(string); return strings.TrimSpace(v) }
+	p := s.hosts()
+	switch kind {
+	case "email":
+		for _, part := range []string{"imap", "smtp"} {
+			m, _ := st[part].(map[string]any)
+			if err := p.CheckHost(ctx, str(m, "host")); err != nil {
+				return errUnprocessable(part + ".host: " + err.Error())
+			}
+		}
+	case "messenger", "x":
+		key := map[string]string{"messenger": "graph_base_url", "x": "api_base_url"}[kind]
+		if u := str(st, key); u != "" {
+			if err := p.CheckURL(ctx, u); err != nil {
+				return errUnprocessable(key + ": " + err.Error())
+			}
+		}
 	}
 	return nil
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"kibo/connectors/chat"
+	"kibo/internal/netguard"
 	"kibo/server/hub"
 	"kibo/store"
 	"kibo/ui"
@@ -51,6 +52,11 @@ type Config struct {
 	MaxHandshakes    int
 	HandshakeTimeout time.Duration
 	Chat             chat.Limits
+	// AllowPrivateHosts lets the hosts an admin types (IMAP and SMTP servers, the
+	// Messenger and X API base URLs, the alerts webhook) be loopback, private or
+	// link-local addresses (netguard). Off, they are refused when saved and on every
+	// connection; tests and a mail server on Kibo's own machine turn it on.
+	AllowPrivateHosts bool
 	// OutboxInterval is how often the outbox looks for due sends when not woken.
 	OutboxInterval time.Duration
 	// RetryBase is the first wait before a failed send is tried again; it doubles up
@@ -129,6 +135,11 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	})
 	s.routes()
 	return s, nil
+}
+
+// hosts is the policy for the hosts admins type into settings.
+func (s *Server) hosts() netguard.Policy {
+	return netguard.Policy{AllowPrivate: s.cfg.AllowPrivateHosts}
 }
 
 // App is the Fiber app, for tests (app.Test).

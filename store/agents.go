@@ -8,6 +8,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"kibo/internal/mailaddr"
 )
 
 // Agent is a person who answers customers.
@@ -40,11 +42,11 @@ func scanAgent(sc interface{ Scan(...any) error }) (*Agent, error) {
 
 // CreateAgent adds an agent; the e-mail address must be new.
 func (s *Store) CreateAgent(ctx context.Context, email, name, role, passwordHash string) (*Agent, error) {
-	email = strings.TrimSpace(email)
-	name = strings.TrimSpace(name)
-	if !strings.Contains(email, "@") {
-		return nil, invalid("%q is not an e-mail address", email)
+	email, err := mailaddr.Parse(email)
+	if err != nil {
+		return nil, invalid("%v", err)
 	}
+	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, invalid("an agent needs a name")
 	}
@@ -52,7 +54,7 @@ func (s *Store) CreateAgent(ctx context.Context, email, name, role, passwordHash
 		return nil, invalid("role must be admin or agent, not %q", role)
 	}
 	var id int64
-	err := s.tx(ctx, func(tx *Tx) error {
+	err = s.tx(ctx, func(tx *Tx) error {
 		var err error
 		id, err = tx.insert(ctx, `INSERT INTO agents(email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
 			email, name, role, passwordHash, formatTime(s.Now()))

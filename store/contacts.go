@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
+
+	"kibo/internal/mailaddr"
 )
 
 // Contact is one person across every channel.
@@ -90,8 +93,19 @@ func (s *Store) ContactIdentity(ctx context.Context, contactID int64, kind, scop
 	return &i, err
 }
 
-// UpdateContact changes a contact's name and e-mail address.
+// UpdateContact changes a contact's name and e-mail address. The address must be one
+// bare address (mailaddr.Parse), or empty to remove it: exports and erasures find the
+// person's mail by it.
 func (s *Store) UpdateContact(ctx context.Context, id int64, name, email *string, actorID int64) (*Contact, error) {
+	if email != nil && strings.TrimSpace(*email) != "" {
+		addr, err := mailaddr.Parse(*email)
+		if err != nil {
+			return nil, invalid("%v", err)
+		}
+		email = &addr
+	} else if email != nil {
+		email = ptr("")
+	}
 	err := s.tx(ctx, func(tx *Tx) error {
 		res, err := tx.exec(ctx, `UPDATE contacts SET name = COALESCE(?, name), email = COALESCE(?, email), updated_at = ? WHERE id = ?`,
 			name, email, formatTime(s.Now()), id)

@@ -39,8 +39,10 @@ KIBO_DURABILITY (full|normal), KIBO_ADMIN_EMAIL and KIBO_ADMIN_PASSWORD (the fir
 KIBO_LOG (text|json), KIBO_MAX_INFLIGHT, KIBO_MAX_HEAVY and KIBO_HEAVY_WAIT (the
 expensive API routes: lists, search, reports, exports), KIBO_CHAT_RATE,
 KIBO_CHAT_MAX_CONNS, KIBO_CHAT_MAX_HANDSHAKES, KIBO_CHAT_PER_IP_CONNS, KIBO_PPROF (an
-address for Go's pprof, for load tests). The limits default to values derived from the
-number of cores; see README.md.
+address for Go's pprof, for load tests), KIBO_ALLOW_PRIVATE_HOSTS=true (IMAP, SMTP,
+platform API and alert webhook hosts may be loopback or private addresses: tests and a
+mail server on this machine). The limits default to values derived from the number of
+cores; see README.md.
 `
 
 func main() {
@@ -108,6 +110,25 @@ func envDuration(name string) (time.Duration, error) {
 	return d, nil
 }
 
+// envBool reads true/false (also 1/0, yes/no); a bad value is an error, so a typo
+// does not silently keep a protection off or on.
+func envBool(name string) (bool, error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv(name))); v {
+	case "":
+		return false, nil
+	case "yes", "on":
+		return true, nil
+	case "no", "off":
+		return false, nil
+	default:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, fmt.Errorf("%s must be true or false, not %q", name, v)
+		}
+		return b, nil
+	}
+}
+
 func dataFlag(fs *flag.FlagSet) *string {
 	return fs.String("data", env("KIBO_DATA", "./data"), "data directory (database, attachments)")
 }
@@ -133,6 +154,10 @@ func serve(args []string) error {
 	data := dataFlag(fs)
 	fs.Parse(args)
 	log := newLogger()
+	allowPrivate, err := envBool("KIBO_ALLOW_PRIVATE_HOSTS")
+	if err != nil {
+		return err
+	}
 
 	st, err := openStore(*data)
 	if err != nil {
@@ -155,6 +180,9 @@ func serve(args []string) error {
 		MaxHeavy:      envInt("KIBO_MAX_HEAVY", 0),           // 0: half the cores
 		HeavyWait:     heavyWait,                             // 0: 100 ms
 		MaxHandshakes: envInt("KIBO_CHAT_MAX_HANDSHAKES", 0), // 0: 512 per core
+		// IMAP/SMTP hosts, platform API base URLs and the alerts webhook may be on
+		// loopback or private addresses only when the installation says so
+		AllowPrivateHosts: allowPrivate,
 		Chat: chat.Limits{
 			MessagesPerSecond: float64(envInt("KIBO_CHAT_RATE", 20)),
 			Burst:             2 * envInt("KIBO_CHAT_RATE", 20),
