@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"kibo/internal/mailaddr"
+	"kibo/connectors/mailaddr"
 	"kibo/store"
 )
 

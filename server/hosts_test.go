@@ -16,7 +16,7 @@ import (
 
 	"kibo/connectors"
 	"kibo/connectors/email"
-	"kibo/internal/netguard"
+	"kibo/connectors/netguard"
 	"kibo/store"
 )
 

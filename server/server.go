@@ -21,7 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"kibo/connectors/chat"
-	"kibo/internal/netguard"
+	"kibo/connectors/netguard"
 	"kibo/server/hub"
 	"kibo/store"
 	"kibo/ui"

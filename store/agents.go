@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"kibo/internal/mailaddr"
+	"kibo/connectors/mailaddr"
 )
 
 // Agent is a person who answers customers.

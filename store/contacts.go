@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"kibo/internal/mailaddr"
+	"kibo/connectors/mailaddr"
 )
 
 // Contact is one person across every channel.

@@ -7,7 +7,7 @@ import (
 	"net/mail"
 	"strings"
 
-	"kibo/internal/mailaddr"
+	"kibo/connectors/mailaddr"
 )
 
 // A raw source never linked to a message (a quarantined e-mail, a webhook body not yet

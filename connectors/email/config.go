@@ -13,8 +13,8 @@ import (
 	"syscall"
 	"time"
 
-	"kibo/internal/mailaddr"
-	"kibo/internal/netguard"
+	"kibo/connectors/mailaddr"
+	"kibo/connectors/netguard"
 )
 
 // TLS modes of a server connection (the "tls" setting of an e-mail inbox).

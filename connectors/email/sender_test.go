@@ -24,7 +24,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"kibo/connectors"
-	"kibo/internal/netguard"
+	"kibo/connectors/netguard"
 )
 
 // ---- a real SMTP server (go-smtp) that records what it receives ----

@@ -16,7 +16,7 @@ import (
 	"unicode/utf8"
 
 	"kibo/connectors"
-	"kibo/internal/netguard"
+	"kibo/connectors/netguard"
 )
 
 const (

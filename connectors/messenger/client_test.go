@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"kibo/connectors"
-	"kibo/internal/netguard"
+	"kibo/connectors/netguard"
 )
 
 const testToken = "EAAGm0PX4ZCpsBAtesttoken"

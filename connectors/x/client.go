@@ -14,7 +14,7 @@ import (
 	"github.com/dghubble/oauth1"
 
 	"kibo/connectors"
-	"kibo/internal/netguard"
+	"kibo/connectors/netguard"
 )
 
 const (

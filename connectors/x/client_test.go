@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"kibo/connectors"
-	"kibo/internal/netguard"
+	"kibo/connectors/netguard"
 )
 
 const (
