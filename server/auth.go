@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"net/url"
 	"strings"
 	"time"
 
@@ -144,7 +145,7 @@ func (s *Server) requirePage(c *fiber.Ctx) error {
 		return err
 	}
 	if currentAgent(c) == nil {
-		return c.Redirect("/login?next="+c.OriginalURL(), fiber.StatusSeeOther)
+		return c.Redirect("/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 	}
 	return c.Next()
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -53,12 +54,50 @@ func (s *Server) login(c *fiber.Ctx) error {
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
-// safeNext keeps redirects after login on this site.
+// safeNext keeps the redirect after login on this site. next comes from the query or
+// the form, already decoded once; it is followed only when it is a clean path on this
+// host, and anything else sends the agent to the inbox. A Location header is not
+// sanitised on its way out, so a CR or LF here would start a header of the attacker's
+// (a session cookie, say); and browsers drop tab, CR and LF from a URL before parsing
+// it, so "/\t/evil.example" is "//evil.example" to them. Every decoded form is
+// checked too: what is harmless here may be decoded again by the next hop.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/inbox"
+	const home = "/inbox"
+	if next == "" || len(next) > 2048 {
+		return home
+	}
+	for form, i := next, 0; ; i++ {
+		if !cleanPath(form) {
+			return home
+		}
+		dec, err := url.PathUnescape(form)
+		if err != nil || dec == form {
+			break // nothing more to decode, for us or a browser
+		}
+		if i == 3 { // still decoding: nobody writes a link like that
+			return home
+		}
+		form = dec
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
 	}
 	return next
+}
+
+// cleanPath tells whether p is printable ASCII without backslashes, starting with one
+// slash and not two (a scheme-relative URL leaves the site).
+func cleanPath(p string) bool {
+	if len(p) == 0 || p[0] != '/' || (len(p) > 1 && p[1] == '/') {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if b := p[i]; b < 0x20 || b >= 0x7f || b == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (s *Server) logout(c *fiber.Ctx) error {
