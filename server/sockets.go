@@ -14,6 +14,7 @@ import (
 
 	"kibo/connectors"
 	"kibo/connectors/chat"
+	"kibo/server/hub"
 	"kibo/store"
 )
 
@@ -153,7 +154,7 @@ func (s *Server) agentSocket(conn *websocket.Conn) {
 		conn.Close()
 		return
 	}
-	sub, current, resync := s.hub.Subscribe(agent.ID, agent.Name, since, 512)
+	sub, current, resync := s.hub.Subscribe(hub.Viewer{AgentID: agent.ID, Name: agent.Name, Admin: agent.IsAdmin()}, since, 512)
 	defer s.hub.Unsubscribe(sub)
 	hello, _ := json.Marshal(map[string]any{"type": "hello", "seq": current, "agent": agent})
 	done := make(chan struct{})
