@@ -1,11 +1,13 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -61,6 +63,14 @@ func (s *Server) checkPassword(c *fiber.Ctx, email, password string) (*store.Age
 	return a, nil
 }
 
+// checkCurrentPassword is the proof an agent gives to change their own password.
+func (s *Server) checkCurrentPassword(c *fiber.Ctx, me *store.Agent, password string) error {
+	if bcrypt.CompareHashAndPassword([]byte(me.PasswordHash), []byte(password)) != nil {
+		return errForbidden("the current password is wrong")
+	}
+	return nil
+}
+
 func (s *Server) startSession(c *fiber.Ctx, a *store.Agent) error {
 	token := NewSecret(32)
 	if err := s.store.CreateSession(c.UserContext(), a.ID, token, NewSecret(24), sessionTTL); err != nil {
@@ -77,8 +87,42 @@ func (s *Server) startSession(c *fiber.Ctx, a *store.Agent) error {
 const (
 	localAgent = "agent"
 	localCSRF  = "csrf"
-	localVia   = "via" // "session" or "token"
+	localVia   = "via"  // "session" or "token"
+	localCred  = "cred" // *credential
 )
+
+// credential is what authenticated a request: a session cookie or an API token. A
+// socket keeps it to check, now and then, that it still holds, and the hub knows its
+// pages by ref so that ending it closes them.
+type credential struct {
+	via     string // "session" or "token"
+	secret  string // the cookie or the token (a copy: Fiber reuses its buffers)
+	tokenID int64
+}
+
+func sessionRef(token string) string { return "session:" + store.HashToken(token) }
+func tokenRef(id int64) string       { return "token:" + strconv.FormatInt(id, 10) }
+
+func (cr *credential) ref() string {
+	if cr.via == "token" {
+		return tokenRef(cr.tokenID)
+	}
+	return sessionRef(cr.secret)
+}
+
+// agent is who the credential stands for now: store.ErrNotFound once it ended (logout,
+// expiry, revocation) or its agent was disabled.
+func (s *Server) credentialAgent(ctx context.Context, cr *credential) (*store.Agent, error) {
+	if cr.via == "token" {
+		a, id, err := s.store.TokenAgent(ctx, cr.secret)
+		if err == nil && id != cr.tokenID {
+			return nil, store.ErrNotFound
+		}
+		return a, err
+	}
+	a, _, err := s.store.SessionAgent(ctx, cr.secret)
+	return a, err
+}
 
 func currentAgent(c *fiber.Ctx) *store.Agent {
 	a, _ := c.Locals(localAgent).(*store.Agent)
@@ -94,15 +138,18 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		if !ok {
 			return errUnauthorized("the Authorization header must be 'Bearer <token>'")
 		}
-		a, err := s.store.TokenAgent(ctx, strings.TrimSpace(tok))
+		secret := strings.Clone(strings.TrimSpace(tok))
+		a, id, err := s.store.TokenAgent(ctx, secret)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return errUnauthorized("this API token is unknown or revoked")
 			}
 			return err
 		}
+		s.tokenUse.saw(id, s.cfg.Now())
 		c.Locals(localAgent, a)
 		c.Locals(localVia, "token")
+		c.Locals(localCred, &credential{via: "token", secret: secret, tokenID: id})
 		return nil
 	}
 	if tok := c.Cookies(sessionCookie); tok != "" {
@@ -111,6 +158,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 			c.Locals(localAgent, a)
 			c.Locals(localCSRF, csrf)
 			c.Locals(localVia, "session")
+			c.Locals(localCred, &credential{via: "session", secret: strings.Clone(tok)})
 			return nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {

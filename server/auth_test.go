@@ -134,3 +134,50 @@ func TestLoginNextNeitherInjectsNorLeaves(t *testing.T) {
 		t.Errorf("signed-out page: Location %q", loc)
 	}
 }
+
+// An API token's last_used_at is written, off the request path and at most once a
+// minute: not a write per request.
+func TestTokenLastUsedIsWrittenAtMostOnceAMinute(t *testing.T) {
+	clk := &opsClock{t: time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)}
+	k := startKiboAt(t, clk)
+	id, tok := k.newToken(k.agent.ID)
+	lastUsed := func() string {
+		var out struct {
+			Tokens []struct {
+				ID         int64      `json:"id"`
+				LastUsedAt *time.Time `json:"last_used_at"`
+			} `json:"tokens"`
+		}
+		k.api("GET", "/api/v1/tokens", k.adminToken, nil, &out, 200)
+		for _, x := range out.Tokens {
+			if x.ID == id && x.LastUsedAt != nil {
+				return x.LastUsedAt.UTC().Format(time.RFC3339)
+			}
+		}
+		return ""
+	}
+	waitFor := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(2 * time.Second)
+		for lastUsed() != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("last_used_at %q, want %q", lastUsed(), want)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if lastUsed() != "" {
+		t.Fatal("a new token has a last use")
+	}
+	k.api("GET", "/api/v1/me", tok, nil, nil, 200)
+	waitFor("2026-03-02T09:00:00Z")
+	clk.Add(30 * time.Second)
+	for range 5 {
+		k.api("GET", "/api/v1/me", tok, nil, nil, 200)
+	}
+	time.Sleep(200 * time.Millisecond) // what would be written by now
+	waitFor("2026-03-02T09:00:00Z")
+	clk.Add(31 * time.Second)
+	k.api("GET", "/api/v1/me", tok, nil, nil, 200)
+	waitFor("2026-03-02T09:01:01Z")
+}

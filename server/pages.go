@@ -102,7 +102,10 @@ func cleanPath(p string) bool {
 
 func (s *Server) logout(c *fiber.Ctx) error {
 	if tok := c.Cookies(sessionCookie); tok != "" {
-		s.store.DeleteSession(c.UserContext(), tok)
+		if err := s.store.DeleteSession(c.UserContext(), tok); err != nil {
+			return err
+		}
+		s.hub.DisconnectCredential(sessionRef(tok), reasonSignedOut)
 	}
 	c.ClearCookie(sessionCookie)
 	return c.Redirect("/login", fiber.StatusSeeOther)

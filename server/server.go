@@ -51,6 +51,13 @@ type Config struct {
 	MaxHandshakes    int
 	HandshakeTimeout time.Duration
 	Chat             chat.Limits
+	// CredentialRecheck is how often an agent's open socket checks that its session or
+	// token still holds (ended from another process, expired); zero means 30 s.
+	// Within Kibo, logout, revocation and changes of access close sockets at once.
+	CredentialRecheck time.Duration
+	// TokenUseEvery is the least time between two writes of one API token's
+	// last_used_at; zero means a minute.
+	TokenUseEvery time.Duration
 	// OutboxInterval is how often the outbox looks for due sends when not woken.
 	OutboxInterval time.Duration
 	// RetryBase is the first wait before a failed send is tried again; it doubles up
@@ -75,6 +82,7 @@ type Server struct {
 	published *publisher
 	metrics   *metrics
 	ops       *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
+	tokenUse  *tokenUse // API tokens' last_used_at, written off the request path
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search
@@ -100,6 +108,12 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.CredentialRecheck <= 0 {
+		cfg.CredentialRecheck = 30 * time.Second
+	}
+	if cfg.TokenUseEvery <= 0 {
+		cfg.TokenUseEvery = time.Minute
+	}
 	limitDefaults(&cfg)
 	pages, err := ui.Templates()
 	if err != nil {
@@ -107,7 +121,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(), ops: newOps(),
 		listSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait), longSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait),
-		handshakeSlots: newGate(cfg.MaxHandshakes, 0)}
+		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery)}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
 	s.registerSocialChannels()
@@ -152,6 +166,8 @@ func (s *Server) Start(ctx context.Context) {
 	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.runDataRequestAlerts(ctx) }()
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.tokenUse.run(ctx, s.store, s.cfg.Now, s.log) }()
 	s.startOps(ctx)
 	s.ready.Store(true)
 }

@@ -689,8 +689,10 @@
         }
         each('onEvent', ev);
       };
-      s.onclose = () => {
+      s.onclose = (ev) => {
         if (ws !== s) return;
+        // 4401: this session ended (signed out elsewhere, disabled, password changed)
+        if (ev && ev.code === 4401) { location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search); return; }
         ws = null; connected = false;
         setDown(true);
         schedule();
