@@ -4,10 +4,13 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // rawHTTP sends one request over a fresh connection and returns the answer's header
@@ -180,4 +183,86 @@ func TestTokenLastUsedIsWrittenAtMostOnceAMinute(t *testing.T) {
 	clk.Add(31 * time.Second)
 	k.api("GET", "/api/v1/me", tok, nil, nil, 200)
 	waitFor("2026-03-02T09:01:01Z")
+}
+
+func TestClientAddressBehindTrustedProxies(t *testing.T) {
+	none, _ := parseTrustedProxies(nil)
+	proxies, err := parseTrustedProxies([]string{"10.0.0.0/8", " 192.0.2.7 ", "::1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		p      *trustedProxies
+		peer   string
+		xff    string
+		client string
+	}{
+		{none, "203.0.113.9", "198.51.100.1", "203.0.113.9"},             // nobody is trusted
+		{none, "127.0.0.1", "198.51.100.1", "127.0.0.1"},                 // not even loopback
+		{proxies, "203.0.113.9", "198.51.100.1", "203.0.113.9"},          // not a proxy of ours
+		{proxies, "10.1.2.3", "198.51.100.1", "198.51.100.1"},            // one proxy
+		{proxies, "10.1.2.3", "6.6.6.6, 198.51.100.1", "198.51.100.1"},   // the client made up the first
+		{proxies, "10.1.2.3", "198.51.100.1, 192.0.2.7", "198.51.100.1"}, // two proxies
+		{proxies, "::1", "2001:db8::5", "2001:db8::5"},
+		{proxies, "10.1.2.3", "", "10.1.2.3"},
+		{proxies, "10.1.2.3", "not-an-ip", "10.1.2.3"},
+		{proxies, "10.1.2.3", "10.9.9.9", "10.9.9.9"}, // only proxies: the first one
+	} {
+		if got := c.p.client(net.ParseIP(c.peer), c.xff); got != c.client {
+			t.Errorf("peer %s, X-Forwarded-For %q: client %s, want %s", c.peer, c.xff, got, c.client)
+		}
+	}
+	for _, bad := range []string{"10.0.0.0/33", "proxy.example", "1.2.3"} {
+		if _, err := parseTrustedProxies([]string{bad}); err == nil {
+			t.Errorf("%q accepted as a trusted proxy", bad)
+		}
+	}
+}
+
+// The session cookie is Secure when Kibo's public URL is https, and when a trusted
+// proxy says the request came over https; a client's own X-Forwarded-* is not
+// believed (scheme, host).
+func TestSecureCookieAndForwardedHeaders(t *testing.T) {
+	login := func(k *testKibo, hdr map[string]string) string {
+		hdr["Content-Type"] = "application/x-www-form-urlencoded"
+		head := rawHTTP(t, k.base, "POST", "/login", hdr, "email=sam%40example.com&password=agent-password")
+		for _, c := range headerValues(head, "Set-Cookie") {
+			if strings.HasPrefix(c, sessionCookie+"=") {
+				return c
+			}
+		}
+		t.Fatalf("no session cookie:\n%s", head)
+		return ""
+	}
+	secure := func(cookie string) bool {
+		for _, attr := range strings.Split(cookie, ";") {
+			if strings.EqualFold(strings.TrimSpace(attr), "secure") {
+				return true
+			}
+		}
+		return false
+	}
+	plain := startKibo(t)
+	if c := login(plain, map[string]string{}); secure(c) {
+		t.Errorf("plain http: %s", c)
+	}
+	if c := login(plain, map[string]string{"X-Forwarded-Proto": "https"}); secure(c) {
+		t.Errorf("X-Forwarded-Proto from a client was believed: %s", c)
+	}
+	// a forwarded host is not believed either: a page on evil.example cannot pass
+	// for Kibo's own by naming it
+	b := plain.signIn("sam@example.com", "agent-password")
+	h := http.Header{"Cookie": {sessionCookie + "=" + b.cookie}, "Origin": {"http://evil.example"}, "X-Forwarded-Host": {"evil.example"}}
+	if _, resp, err := websocket.DefaultDialer.Dial(strings.Replace(plain.base, "http", "ws", 1)+"/api/v1/ws", h); err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Errorf("a socket from another origin with X-Forwarded-Host: %v", err)
+	}
+
+	public := startKiboTuned(t, nil, func(c *Config) { c.PublicURL = "https://support.example" })
+	if c := login(public, map[string]string{}); !secure(c) {
+		t.Errorf("KIBO_PUBLIC_URL https: %s", c)
+	}
+	proxied := startKiboTuned(t, nil, func(c *Config) { c.TrustedProxies = []string{"127.0.0.1"} })
+	if c := login(proxied, map[string]string{"X-Forwarded-Proto": "https"}); !secure(c) {
+		t.Errorf("https through a trusted proxy: %s", c)
+	}
 }

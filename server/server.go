@@ -32,8 +32,12 @@ type Config struct {
 	// PublicURL is how browsers reach Kibo (for the widget snippet and cookies); empty
 	// means the address of each request.
 	PublicURL string
-	// SecureCookies forces the Secure flag; it is also set for https requests.
+	// SecureCookies forces the Secure flag on the session cookie; it is on when
+	// PublicURL is https, and set for requests that came over https.
 	SecureCookies bool
+	// TrustedProxies are the reverse proxies (IPs or CIDR ranges) whose
+	// X-Forwarded-For, -Proto and -Host headers are believed; nobody's by default.
+	TrustedProxies []string
 	// MaxInFlight caps concurrent API requests; past it Kibo answers 503 with
 	// Retry-After instead of stalling.
 	MaxInFlight int
@@ -83,6 +87,7 @@ type Server struct {
 	metrics   *metrics
 	ops       *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
 	tokenUse  *tokenUse // API tokens' last_used_at, written off the request path
+	proxies   *trustedProxies
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search
@@ -114,6 +119,13 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.TokenUseEvery <= 0 {
 		cfg.TokenUseEvery = time.Minute
 	}
+	if strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://") {
+		cfg.SecureCookies = true
+	}
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	limitDefaults(&cfg)
 	pages, err := ui.Templates()
 	if err != nil {
@@ -121,7 +133,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(), ops: newOps(),
 		listSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait), longSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait),
-		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery)}
+		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery), proxies: proxies}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
 	s.registerSocialChannels()
@@ -136,7 +148,11 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
-		ProxyHeader:           "",
+		// X-Forwarded-Proto and -Host count only from a trusted proxy; the client's
+		// address is read by clientIP (proxies.go), not by c.IP()
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          proxies.list(),
+		ProxyHeader:             "",
 	})
 	s.routes()
 	return s, nil

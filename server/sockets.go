@@ -55,7 +55,7 @@ func (s *Server) checkWidgetInbox(c *fiber.Ctx) error {
 	}
 	c.Locals("inbox_key", key)
 	c.Locals("origin", c.Get(fiber.HeaderOrigin))
-	c.Locals("ip", c.IP())
+	c.Locals("ip", s.clientIP(c))
 	return nil
 }
 

@@ -41,6 +41,10 @@ expensive API routes: lists, search, reports, exports), KIBO_CHAT_RATE,
 KIBO_CHAT_MAX_CONNS, KIBO_CHAT_MAX_HANDSHAKES, KIBO_CHAT_PER_IP_CONNS, KIBO_PPROF (an
 address for Go's pprof, for load tests). The limits default to values derived from the
 number of cores; see README.md.
+
+Behind a reverse proxy: KIBO_PUBLIC_URL=https://... (the session cookie is then
+Secure) and KIBO_TRUSTED_PROXIES, the proxies' IPs or CIDR ranges, comma-separated:
+only their X-Forwarded-For/-Proto/-Host headers are believed (nobody's by default).
 `
 
 func main() {
@@ -149,12 +153,13 @@ func serve(args []string) error {
 		return err
 	}
 	srv, err := server.New(server.Config{
-		Addr:          *addr,
-		PublicURL:     os.Getenv("KIBO_PUBLIC_URL"),
-		MaxInFlight:   envInt("KIBO_MAX_INFLIGHT", 1024),
-		MaxHeavy:      envInt("KIBO_MAX_HEAVY", 0),           // 0: half the cores
-		HeavyWait:     heavyWait,                             // 0: 100 ms
-		MaxHandshakes: envInt("KIBO_CHAT_MAX_HANDSHAKES", 0), // 0: 512 per core
+		Addr:           *addr,
+		PublicURL:      os.Getenv("KIBO_PUBLIC_URL"),
+		TrustedProxies: strings.FieldsFunc(os.Getenv("KIBO_TRUSTED_PROXIES"), func(r rune) bool { return r == ',' || r == ' ' }),
+		MaxInFlight:    envInt("KIBO_MAX_INFLIGHT", 1024),
+		MaxHeavy:       envInt("KIBO_MAX_HEAVY", 0),           // 0: half the cores
+		HeavyWait:      heavyWait,                             // 0: 100 ms
+		MaxHandshakes:  envInt("KIBO_CHAT_MAX_HANDSHAKES", 0), // 0: 512 per core
 		Chat: chat.Limits{
 			MessagesPerSecond: float64(envInt("KIBO_CHAT_RATE", 20)),
 			Burst:             2 * envInt("KIBO_CHAT_RATE", 20),
