@@ -51,7 +51,13 @@ func NewAPIToken() string { return "kibo_" + NewSecret(24) }
 // a dummy hash to spend the same time when the e-mail address is unknown
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("kibo-timing-equaliser"), bcrypt.DefaultCost)
 
+// checkPassword signs an agent in, through the throttle: a refused attempt costs no
+// bcrypt and gets the wait (errTooManyAttempts).
 func (s *Server) checkPassword(c *fiber.Ctx, email, password string) (*store.Agent, error) {
+	try, wait := s.logins.begin(email, s.clientIP(c))
+	if try == nil {
+		return nil, errTooManyAttempts(c, wait)
+	}
 	a, err := s.store.AgentByEmail(c.UserContext(), email)
 	if err != nil {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
@@ -60,14 +66,21 @@ func (s *Server) checkPassword(c *fiber.Ctx, email, password string) (*store.Age
 	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(password)) != nil || a.DisabledAt != nil {
 		return nil, errUnauthorized("wrong e-mail address or password")
 	}
+	try.succeeded()
 	return a, nil
 }
 
-// checkCurrentPassword is the proof an agent gives to change their own password.
+// checkCurrentPassword is the proof an agent gives to change their own password; it
+// goes through the login throttle, or a stolen session could guess it.
 func (s *Server) checkCurrentPassword(c *fiber.Ctx, me *store.Agent, password string) error {
+	try, wait := s.logins.begin(me.Email, s.clientIP(c))
+	if try == nil {
+		return errTooManyAttempts(c, wait)
+	}
 	if bcrypt.CompareHashAndPassword([]byte(me.PasswordHash), []byte(password)) != nil {
 		return errForbidden("the current password is wrong")
 	}
+	try.succeeded()
 	return nil
 }
 

@@ -17,6 +17,13 @@ import (
 // block exactly as sent, so that an injected header line shows as one.
 func rawHTTP(t *testing.T, base, method, target string, headers map[string]string, body string) string {
 	t.Helper()
+	head, _ := rawHTTPBody(t, base, method, target, headers, body)
+	return head
+}
+
+// rawHTTPBody is rawHTTP with the body of the answer too.
+func rawHTTPBody(t *testing.T, base, method, target string, headers map[string]string, body string) (string, string) {
+	t.Helper()
 	addr := strings.TrimPrefix(base, "http://")
 	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -37,8 +44,8 @@ func rawHTTP(t *testing.T, base, method, target string, headers map[string]strin
 		t.Fatal(err)
 	}
 	resp, _ := io.ReadAll(conn)
-	head, _, _ := strings.Cut(string(resp), "\r\n\r\n")
-	return head
+	head, rest, _ := strings.Cut(string(resp), "\r\n\r\n")
+	return head, rest
 }
 
 // headerValues are the values of one header in a raw header block, split on CRLF and

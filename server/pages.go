@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"net/url"
 	"strings"
 
@@ -46,6 +47,14 @@ func (s *Server) login(c *fiber.Ctx) error {
 	next := safeNext(c.FormValue("next"))
 	a, err := s.checkPassword(c, email, password)
 	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == fiber.StatusTooManyRequests {
+			return s.render(c, ae.Status, "login.html", "Sign in", map[string]any{"Error": "Too many wrong passwords. Wait " +
+				c.GetRespHeader(fiber.HeaderRetryAfter) + " seconds, then try again.", "Email": email, "Next": next})
+		}
+		if !errors.As(err, &ae) {
+			return err
+		}
 		return s.render(c, fiber.StatusUnauthorized, "login.html", "Sign in", map[string]any{"Error": "Wrong e-mail address or password.", "Email": email, "Next": next})
 	}
 	if err := s.startSession(c, a); err != nil {

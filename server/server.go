@@ -88,6 +88,7 @@ type Server struct {
 	ops       *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
 	tokenUse  *tokenUse // API tokens' last_used_at, written off the request path
 	proxies   *trustedProxies
+	logins    *loginThrottle // throttle.go
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search
@@ -133,7 +134,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(), ops: newOps(),
 		listSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait), longSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait),
-		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery), proxies: proxies}
+		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery), proxies: proxies,
+		logins: newLoginThrottle(cfg.Now)}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
 	s.registerSocialChannels()
