@@ -29,10 +29,24 @@ func (s *Server) render(c *fiber.Ctx, status int, name, title string, data any) 
 	if err := s.pages.ExecuteTemplate(&buf, name, p); err != nil {
 		return err
 	}
-	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; frame-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	c.Set("Content-Security-Policy", pageCSP)
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "same-origin")
 	return c.Status(status).Type("html").Send(buf.Bytes())
+}
+
+// pageCSP is the policy of Kibo's own pages. Scripts come only from Kibo's files: the
+// pages carry no inline script (what a page needs from the server is a JSON block,
+// layout.html), so markup that slipped into a page could not run.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; frame-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// demoCSP is the policy of the demo page, which embeds the widget as a customer's
+// site would: its script and socket from Kibo's public address (which may not be the
+// address the page was asked at), its styles inline, nothing else.
+func demoCSP(base string) string {
+	ws := "ws" + strings.TrimPrefix(base, "http")
+	return "default-src 'self'; script-src 'self' " + base + "; style-src 'self' 'unsafe-inline'; img-src 'self' data: " + base +
+		"; connect-src 'self' " + base + " " + ws + "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 
 func (s *Server) loginPage(c *fiber.Ctx) error {
@@ -174,10 +188,14 @@ func (s *Server) demoPage(c *fiber.Ctx) error {
 	if key == "" {
 		return errNotFound("there is no chat inbox yet: create one in Settings")
 	}
+	base := s.baseURL(c)
 	var buf bytes.Buffer
-	if err := s.pages.ExecuteTemplate(&buf, "demo.html", map[string]any{"BaseURL": s.baseURL(c), "PublicKey": key}); err != nil {
+	if err := s.pages.ExecuteTemplate(&buf, "demo.html", map[string]any{"BaseURL": base, "PublicKey": key}); err != nil {
 		return err
 	}
+	c.Set("Content-Security-Policy", demoCSP(base))
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "same-origin")
 	return c.Type("html").Send(buf.Bytes())
 }
 
