@@ -439,7 +439,11 @@ func (s *Server) revokeToken(c *fiber.Ctx) error {
 }
 
 func (s *Server) auditLog(c *fiber.Ctx) error {
-	list, err := s.store.AuditLog(c.UserContext(), c.Query("subject"), c.Query("ref"), c.QueryInt("limit", 100))
+	limit, err := queryLimit(c, 100, 500)
+	if err != nil {
+		return err
+	}
+	list, err := s.store.AuditLog(c.UserContext(), c.Query("subject"), c.Query("ref"), limit)
 	if err != nil {
 		return err
 	}

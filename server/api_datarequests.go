@@ -135,7 +135,7 @@ func (s *Server) detectDataRequest(ctx context.Context, conv *store.Conversation
 // ---- requests
 
 func (s *Server) listDataRequests(c *fiber.Ctx) error {
-	limit, err := queryInt(c, "limit")
+	limit, err := queryLimit(c, 100, 1000)
 	if err != nil {
 		return err
 	}
@@ -154,7 +154,7 @@ func (s *Server) listDataRequests(c *fiber.Ctx) error {
 	}
 	list, next, err := s.store.DataRequests(ctx, store.DataRequestFilter{
 		Status: c.Query("status"), Type: c.Query("type"), ContactID: contact, ConversationID: conv,
-		Limit: int(limit), Cursor: c.Query("cursor"),
+		Limit: limit, Cursor: c.Query("cursor"),
 	})
 	if err != nil {
 		return err
@@ -620,11 +620,11 @@ func (s *Server) updateCompanySettings(c *fiber.Ctx) error {
 // ---- notifications
 
 func (s *Server) listNotifications(c *fiber.Ctx) error {
-	limit, err := queryInt(c, "limit")
+	limit, err := queryLimit(c, 50, 200)
 	if err != nil {
 		return err
 	}
-	list, unread, err := s.store.Notifications(c.UserContext(), currentAgent(c).ID, int(limit))
+	list, unread, err := s.store.Notifications(c.UserContext(), currentAgent(c).ID, limit)
 	if err != nil {
 		return err
 	}
