@@ -357,6 +357,10 @@ func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reas
 	if reason == "" {
 		return nil, errUnprocessable("an extension needs extend_reason: the customer must be told why (Art. 12(3) GDPR)")
 	}
+	// checked here, not only by the store: the notice goes to the customer first
+	if err := store.CheckLen("extend_reason", reason, store.MaxNoteLen); err != nil {
+		return nil, err
+	}
 	if months == 0 {
 		months = 2
 	}

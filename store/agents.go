@@ -42,11 +42,17 @@ func scanAgent(sc interface{ Scan(...any) error }) (*Agent, error) {
 func (s *Store) CreateAgent(ctx context.Context, email, name, role, passwordHash string) (*Agent, error) {
 	email = strings.TrimSpace(email)
 	name = strings.TrimSpace(name)
+	if err := CheckLen("email", email, MaxEmailLen); err != nil {
+		return nil, err
+	}
 	if !strings.Contains(email, "@") {
 		return nil, invalid("%q is not an e-mail address", email)
 	}
 	if name == "" {
 		return nil, invalid("an agent needs a name")
+	}
+	if err := CheckLen("name", name, MaxNameLen); err != nil {
+		return nil, err
 	}
 	if role != "admin" && role != "agent" {
 		return nil, invalid("role must be admin or agent, not %q", role)
@@ -142,6 +148,9 @@ func (s *Store) UpdateAgent(ctx context.Context, id int64, u AgentUpdate) (*Agen
 		if u.Name != nil {
 			if strings.TrimSpace(*u.Name) == "" {
 				return invalid("an agent needs a name")
+			}
+			if err := CheckLen("name", strings.TrimSpace(*u.Name), MaxNameLen); err != nil {
+				return err
 			}
 			a.Name = strings.TrimSpace(*u.Name)
 		}
@@ -257,6 +266,9 @@ type APIToken struct {
 
 // CreateAPIToken stores a new token (the caller made the secret and shows it once).
 func (s *Store) CreateAPIToken(ctx context.Context, agentID int64, name, token string) (*APIToken, error) {
+	if err := CheckLen("name", name, MaxNameLen); err != nil {
+		return nil, err
+	}
 	prefix := token
 	if len(prefix) > 8 {
 		prefix = prefix[:8]

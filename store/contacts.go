@@ -92,6 +92,16 @@ func (s *Store) ContactIdentity(ctx context.Context, contactID int64, kind, scop
 
 // UpdateContact changes a contact's name and e-mail address.
 func (s *Store) UpdateContact(ctx context.Context, id int64, name, email *string, actorID int64) (*Contact, error) {
+	if name != nil {
+		if err := CheckLen("name", *name, MaxNameLen); err != nil {
+			return nil, err
+		}
+	}
+	if email != nil {
+		if err := CheckLen("email", *email, MaxEmailLen); err != nil {
+			return nil, err
+		}
+	}
 	err := s.tx(ctx, func(tx *Tx) error {
 		res, err := tx.exec(ctx, `UPDATE contacts SET name = COALESCE(?, name), email = COALESCE(?, email), updated_at = ? WHERE id = ?`,
 			name, email, formatTime(s.Now()), id)
