@@ -171,7 +171,10 @@ func (s *Server) agentSocket(conn *websocket.Conn) {
 	defer s.hub.Unsubscribe(sub)
 	// a logout or revocation between the upgrade and Subscribe missed this page:
 	// look once more now that any later one will find it
-	if _, err := s.credentialAgent(context.Background(), cred); err != nil {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_, err := s.credentialAgent(ctx, cred)
+	cancel()
+	if errors.Is(err, store.ErrNotFound) {
 		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeSignedOut, "signed out: sign in again"), time.Now().Add(time.Second))
 		conn.Close()
 		return
