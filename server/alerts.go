@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/server/hub"
 	"kibo/store"
 )
 
@@ -70,7 +71,7 @@ func (s *Server) raiseAlert(ctx context.Context, kind, key, subject, text, link 
 	for i, a := range to {
 		ids[i] = a.ID
 	}
-	s.hub.Publish(map[string]any{"type": "notification.created", "agent_ids": ids, "kind": kind, "text": text, "link": link})
+	s.hub.PublishTo(map[string]any{"type": "notification.created", "agent_ids": ids, "kind": kind, "text": text, "link": link}, hub.Agents(ids...))
 	if len(mails) > 0 {
 		s.outbox.wake()
 	}

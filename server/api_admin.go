@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"kibo/connectors/mailaddr"
+	"kibo/server/hub"
 	"kibo/store"
 )
 
@@ -43,6 +44,11 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(a)
 }
 
+// updateAgent changes an agent. An admin may change anyone; an agent only their own
+// name and password. Changing one's own password needs the current one, so that a
+// session or token left open somewhere cannot lock its owner out; an admin resetting
+// someone else's does not. A new password ends the agent's other sessions and revokes
+// their API tokens; it, a new role and disabling close the agent's open sockets.
 func (s *Server) updateAgent(c *fiber.Ctx) error {
 	id, err := paramID(c, "id")
 	if err != nil {
@@ -50,10 +56,11 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 	}
 	me := currentAgent(c)
 	var body struct {
-		Name     *string `json:"name"`
-		Role     *string `json:"role"`
-		Password *string `json:"password"`
-		Disabled *bool   `json:"disabled"`
+		Name            *string `json:"name"`
+		Role            *string `json:"role"`
+		Password        *string `json:"password"`
+		CurrentPassword *string `json:"current_password"`
+		Disabled        *bool   `json:"disabled"`
 	}
 	if err := decodeBody(c, &body); err != nil {
 		return err
@@ -63,6 +70,17 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 	}
 	u := store.AgentUpdate{Name: body.Name, Role: body.Role, Disabled: body.Disabled}
 	if body.Password != nil {
+		if id == me.ID {
+			if body.CurrentPassword == nil || *body.CurrentPassword == "" {
+				return errUnprocessable("give your current password (current_password) to change it")
+			}
+			if err := s.checkCurrentPassword(c, me, *body.CurrentPassword); err != nil {
+				return err
+			}
+			if cred, _ := c.Locals(localCred).(*credential); cred != nil && cred.via == "session" {
+				u.KeepSession = cred.secret
+			}
+		}
 		hash, err := HashPassword(*body.Password)
 		if err != nil {
 			return err
@@ -73,6 +91,19 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 	a, err := s.store.UpdateAgent(ctx, id, u)
 	if err != nil {
 		return err
+	}
+	switch {
+	case body.Disabled != nil && *body.Disabled:
+		s.hub.DisconnectAgent(id, reasonSignedOut)
+	case body.Password != nil:
+		kept := ""
+		if u.KeepSession != "" {
+			kept = sessionRef(u.KeepSession)
+		}
+		s.hub.Disconnect(func(v hub.Viewer) bool { return v.AgentID == id && v.Credential != kept }, reasonSignedOut)
+		s.hub.DisconnectAgent(id, reasonAccessChanged)
+	case body.Role != nil:
+		s.hub.DisconnectAgent(id, reasonAccessChanged)
 	}
 	s.store.Audit(ctx, "agent", me.ID, "agent.update", "agent", fmt.Sprint(id), map[string]any{
 		"name": body.Name != nil, "role": body.Role, "password": body.Password != nil, "disabled": body.Disabled})
@@ -447,12 +478,17 @@ func (s *Server) revokeToken(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	s.hub.DisconnectCredential(tokenRef(id), reasonSignedOut)
 	s.store.Audit(ctx, "agent", me.ID, "token.revoke", "token", fmt.Sprint(id), nil)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
 func (s *Server) auditLog(c *fiber.Ctx) error {
-	list, err := s.store.AuditLog(c.UserContext(), c.Query("subject"), c.Query("ref"), c.QueryInt("limit", 100))
+	limit, err := queryLimit(c, 100, 500)
+	if err != nil {
+		return err
+	}
+	list, err := s.store.AuditLog(c.UserContext(), c.Query("subject"), c.Query("ref"), limit)
 	if err != nil {
 		return err
 	}

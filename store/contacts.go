@@ -97,6 +97,16 @@ func (s *Store) ContactIdentity(ctx context.Context, contactID int64, kind, scop
 // bare address (mailaddr.Parse), or empty to remove it: exports and erasures find the
 // person's mail by it.
 func (s *Store) UpdateContact(ctx context.Context, id int64, name, email *string, actorID int64) (*Contact, error) {
+	if name != nil {
+		if err := CheckLen("name", *name, MaxNameLen); err != nil {
+			return nil, err
+		}
+	}
+	if email != nil {
+		if err := CheckLen("email", *email, MaxEmailLen); err != nil {
+			return nil, err
+		}
+	}
 	if email != nil && strings.TrimSpace(*email) != "" {
 		addr, err := mailaddr.Parse(*email)
 		if err != nil {
@@ -213,9 +223,10 @@ func (s *Store) Audit(ctx context.Context, actorKind string, actorID int64, acti
 
 // AuditLog lists audit entries, newest first; subject and ref filter when set.
 func (s *Store) AuditLog(ctx context.Context, subject, ref string, limit int) ([]*AuditEntry, error) {
-	if limit <= 0 || limit > 500 {
+	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, 500)
 	rows, err := s.query(ctx, `SELECT id, at, actor_kind, COALESCE(actor_id, 0), action, subject, subject_ref, detail FROM audit_log
 		WHERE (? = '' OR subject = ?) AND (? = '' OR subject_ref = ?) ORDER BY id DESC LIMIT ?`, subject, subject, ref, ref, limit)
 	if err != nil {
