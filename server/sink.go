@@ -40,7 +40,7 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 		Identity: store.IdentityRef{
 			Kind: in.Identity.Kind, Scope: in.Identity.Scope, ExternalID: in.Identity.ExternalID,
 			Name: in.Identity.Name, Email: in.Identity.Email, Handle: in.Identity.Handle,
-			Verified: in.Identity.Kind == "chat_user",
+			EmailVerified: in.Identity.EmailVerified, NameUnverified: in.Identity.NameUnverified,
 		},
 		ExternalID: in.ExternalID, ClientID: in.ClientID, ConversationID: in.ConversationID,
 		ThreadRefs: in.ThreadRefs, SubjectToken: in.SubjectToken, NewThread: in.NewThread,

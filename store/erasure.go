@@ -60,7 +60,8 @@ func (s *Store) EraseContact(ctx context.Context, id int64, opt ErasureOptions) 
 	}
 	err := s.tx(ctx, func(tx *Tx) error {
 		var name, email string
-		err := tx.queryRow(ctx, `SELECT name, email FROM contacts WHERE id = ?`, id).Scan(&name, &email)
+		var emailVerified bool
+		err := tx.queryRow(ctx, `SELECT name, email, email_verified FROM contacts WHERE id = ?`, id).Scan(&name, &email, &emailVerified)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("contact", id)
 		}
@@ -73,6 +74,12 @@ func (s *Store) EraseContact(ctx context.Context, id int64, opt ErasureOptions) 
 		}
 		res.Pseudonym = Pseudonym(secret, id)
 		personal := []string{name, email}
+		// what names the person's own sources: not an address they only claimed
+		// (unverified), which may be someone else's
+		owned := []string{name}
+		if emailVerified {
+			owned = append(owned, email)
+		}
 
 		idents, err := tx.queryStrings(ctx, `SELECT external_id FROM identities WHERE contact_id = ? AND kind <> 'visitor'
 			UNION SELECT handle FROM identities WHERE contact_id = ? UNION SELECT name FROM identities WHERE contact_id = ?`, id, id, id)
@@ -80,6 +87,7 @@ func (s *Store) EraseContact(ctx context.Context, id int64, opt ErasureOptions) 
 			return err
 		}
 		personal = append(personal, idents...)
+		owned = append(owned, idents...)
 		convIDs, err := tx.queryIDs(ctx, `SELECT id FROM conversations WHERE contact_id = ? ORDER BY id`, id)
 		if err != nil {
 			return err
@@ -132,7 +140,7 @@ func (s *Store) EraseContact(ctx context.Context, id int64, opt ErasureOptions) 
 		// Sources never linked to a message (a quarantined e-mail, a webhook body not yet
 		// processed) go when they name one of the person's addresses or ids.
 		var n int
-		if err := count(&n, `DELETE FROM raw_sources WHERE `+rawSourceMentions, addressNeedles(personal)); err != nil {
+		if err := count(&n, `DELETE FROM raw_sources WHERE `+rawSourceMentions, addressNeedles(owned)); err != nil {
 			return err
 		}
 		res.RawSources += n

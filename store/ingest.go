@@ -48,9 +48,13 @@ type Incoming struct {
 type IdentityRef struct {
 	Kind, Scope, ExternalID string
 	Name, Email, Handle     string
-	// Verified links to an existing contact by e-mail address (a verified widget
-	// identity); unverified e-mail addresses never join someone else's contact.
-	Verified bool
+	// EmailVerified says Email was signed by the sender's proof (a widget JWT's email
+	// claim): only then does it join the contact who owns that address. An unverified
+	// Email is kept on the identity and, for a new contact, on the contact, marked
+	// unverified; it never finds or joins anyone.
+	EmailVerified bool
+	// NameUnverified marks a Name the sender's proof doesn't sign.
+	NameUnverified bool
 }
 
 // IncomingAttachment is a file with a message; Data nil when only a link or too large.
@@ -431,12 +435,18 @@ func (t *Tx) existingMessage(ctx context.Context, where string, args ...any) (In
 
 // resolveContact finds the contact behind an identity, creating both when new. A
 // merged contact resolves to the one it was merged into.
+//
+// Only a verified address joins an existing contact: an e-mail identity's own address,
+// or one a widget identity's proof signed. An address passed unsigned is stored on the
+// new identity and contact as unverified and matched against nothing, so a visitor who
+// types someone else's address gets a contact of their own.
 func (t *Tx) resolveContact(ctx context.Context, id IdentityRef, now time.Time) (int64, error) {
 	var contactID int64
 	err := t.queryRow(ctx, `SELECT contact_id FROM identities WHERE kind = ? AND scope = ? AND external_id = ?`, id.Kind, id.Scope, id.ExternalID).Scan(&contactID)
 	if err == nil {
 		if id.Name != "" {
-			if _, err := t.exec(ctx, `UPDATE contacts SET name = ?, updated_at = ? WHERE id = ? AND name = ''`, id.Name, formatTime(now), contactID); err != nil {
+			if _, err := t.exec(ctx, `UPDATE contacts SET name = ?, name_verified = ?, updated_at = ? WHERE id = ? AND name = ''`,
+				id.Name, !id.NameUnverified, formatTime(now), contactID); err != nil {
 				return 0, err
 			}
 		}
@@ -445,31 +455,33 @@ func (t *Tx) resolveContact(ctx context.Context, id IdentityRef, now time.Time) 
 	if !errors.Is(err, sql.ErrNoRows) {
 		return 0, err
 	}
-	email := strings.ToLower(strings.TrimSpace(id.Email))
+	email, emailVerified := strings.ToLower(strings.TrimSpace(id.Email)), id.EmailVerified
 	if id.Kind == "email" {
-		email = strings.ToLower(id.ExternalID)
+		email, emailVerified = strings.ToLower(id.ExternalID), true
 	}
-	if id.Verified && email != "" {
-		// a verified widget identity joins the contact who owns that address
+	emailVerified = emailVerified && email != ""
+	if emailVerified && id.Kind != "email" {
+		// a signed address joins the contact who owns it
 		err := t.queryRow(ctx, `SELECT contact_id FROM identities WHERE kind = 'email' AND scope = '' AND external_id = ?`, email).Scan(&contactID)
 		if err != nil && !errors.Is(err, sql.ErrNoRows) {
 			return 0, err
 		}
 	}
 	if contactID == 0 {
-		contactID, err = t.insert(ctx, `INSERT INTO contacts(name, email, created_at, updated_at) VALUES (?, ?, ?, ?)`,
-			id.Name, email, formatTime(now), formatTime(now))
+		contactID, err = t.insert(ctx, `INSERT INTO contacts(name, email, email_verified, name_verified, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			id.Name, email, emailVerified || email == "", !id.NameUnverified, formatTime(now), formatTime(now))
 		if err != nil {
 			return 0, err
 		}
 	}
-	if _, err := t.exec(ctx, `INSERT INTO identities(contact_id, kind, scope, external_id, name, handle, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		contactID, id.Kind, id.Scope, id.ExternalID, id.Name, id.Handle, formatTime(now)); err != nil {
+	if _, err := t.exec(ctx, `INSERT INTO identities(contact_id, kind, scope, external_id, name, handle, email, email_verified, name_verified, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		contactID, id.Kind, id.Scope, id.ExternalID, id.Name, id.Handle, email, emailVerified, !id.NameUnverified, formatTime(now)); err != nil {
 		return 0, err
 	}
-	if id.Verified && email != "" && id.Kind != "email" {
-		if _, err := t.exec(ctx, `INSERT INTO identities(contact_id, kind, scope, external_id, name, created_at) VALUES (?, 'email', '', ?, ?, ?) ON CONFLICT DO NOTHING`,
-			contactID, email, id.Name, formatTime(now)); err != nil {
+	if emailVerified && id.Kind != "email" {
+		if _, err := t.exec(ctx, `INSERT INTO identities(contact_id, kind, scope, external_id, name, email, email_verified, created_at) VALUES (?, 'email', '', ?, ?, ?, 1, ?) ON CONFLICT DO NOTHING`,
+			contactID, email, id.Name, email, formatTime(now)); err != nil {
 			return 0, err
 		}
 	}
@@ -499,7 +511,8 @@ func (t *Tx) knownConversation(ctx context.Context, in Incoming, now time.Time) 
 	}
 	if in.Identity.Name != "" {
 		// a name learnt later fills an empty one, as resolveContact does
-		if _, err := t.exec(ctx, `UPDATE contacts SET name = ?, updated_at = ? WHERE id = ? AND name = ''`, in.Identity.Name, formatTime(now), contact.Int64); err != nil {
+		if _, err := t.exec(ctx, `UPDATE contacts SET name = ?, name_verified = ?, updated_at = ? WHERE id = ? AND name = ''`,
+			in.Identity.Name, !in.Identity.NameUnverified, formatTime(now), contact.Int64); err != nil {
 			return 0, 0, "", err
 		}
 	}

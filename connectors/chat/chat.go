@@ -647,11 +647,20 @@ func hashToken(t string) string {
 
 // verifyIdentity checks a verified identity: hash is hex HMAC-SHA256(secret, id), or
 // jwt is an HS256 token signed with the secret whose sub is the id.
+//
+// Only what the proof signs is trusted. A hash signs the id alone: the email and name
+// sent beside it are the page's unsigned word, carried as unverified attributes that
+// agents see marked and that never find or join a contact (anyone with a valid hash
+// for their own id could otherwise claim a customer's address and read their
+// conversation). A JWT signs its claims: its email and name are verified, and an email
+// sent beside a JWT without an email claim is as unverified as one beside a hash.
 func verifyIdentity(secret string, in *identityIn, now time.Time) (connectors.Identity, error) {
 	if secret == "" {
 		return connectors.Identity{}, errors.New("this inbox takes no verified identities")
 	}
-	id := connectors.Identity{Kind: "chat_user", ExternalID: in.ID, Email: in.Email, Name: in.Name}
+	id := connectors.Identity{Kind: "chat_user", ExternalID: in.ID,
+		Email: attribute(in.Email, maxEmail), Name: attribute(in.Name, maxName)}
+	id.NameUnverified = id.Name != ""
 	switch {
 	case in.Hash != "":
 		mac := hmac.New(sha256.New, []byte(secret))
@@ -669,15 +678,31 @@ func verifyIdentity(secret string, in *identityIn, now time.Time) (connectors.Id
 		if claims.Sub != in.ID {
 			return connectors.Identity{}, errors.New("the identity token is for another user")
 		}
-		if claims.Email != "" {
-			id.Email = claims.Email
+		if e := attribute(claims.Email, maxEmail); e != "" {
+			id.Email, id.EmailVerified = e, true
 		}
-		if claims.Name != "" {
-			id.Name = claims.Name
+		if n := attribute(claims.Name, maxName); n != "" {
+			id.Name, id.NameUnverified = n, false
 		}
 		return id, nil
 	}
 	return connectors.Identity{}, errors.New("an identity needs a hash or a jwt")
+}
+
+// The longest e-mail address and name kept from a widget identity.
+const (
+	maxEmail = 254
+	maxName  = 200
+)
+
+// attribute is a visitor's e-mail address or name as kept: trimmed, on one line, at
+// most n characters.
+func attribute(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if r := []rune(s); len(r) > n {
+		s = string(r[:n])
+	}
+	return s
 }
 
 type jwtClaims struct {
