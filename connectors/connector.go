@@ -97,6 +97,11 @@ type Identity struct {
 	NameUnverified bool
 }
 
+// ErrConversationGone is what a sink answers for a message to a conversation that was
+// deleted or erased: the message can't go there, and the channel should let the sender
+// start afresh (the widget reconnects and opens a new conversation).
+var ErrConversationGone = errors.New("the conversation was deleted")
+
 // Attachment is a file that came with a message. Data is nil when the file was over the
 // size limit (TooLarge) or only a link (URL).
 type Attachment struct {

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 
@@ -63,6 +64,9 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 	}
 	res, err := s.store.Ingest(ctx, inc)
 	if err != nil {
+		if in.ConversationID != 0 && errors.Is(err, store.ErrNotFound) {
+			return connectors.Delivered{}, fmt.Errorf("%w: %w", connectors.ErrConversationGone, err)
+		}
 		var ve *store.ValidationError
 		if errors.As(err, &ve) {
 			// bad input will be as bad on the next try: the channel quarantines it

@@ -7,10 +7,14 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"kibo/connectors"
 )
@@ -235,5 +239,74 @@ func TestExportAndErasureIgnoreAClaimedAddress(t *testing.T) {
 	k.api("POST", fmt.Sprintf("/api/v1/contacts/%d/erase", claimer), k.adminToken, map[string]any{"confirm": true}, nil, 200)
 	if n, err := k.st.Quarantined(ctx); err != nil || n[mail.ID] != 1 {
 		t.Errorf("erasing the claimer erased the address's quarantined mail: %v %v", n, err)
+	}
+}
+
+// closedWithin reads the visitor's socket until the server closes it, for at most d;
+// it returns the close code (0 when it stayed open) and every text frame read.
+func (v *visitor) closedWithin(d time.Duration) (int, []string) {
+	var frames []string
+	v.c.SetReadDeadline(time.Now().Add(d))
+	for {
+		_, b, err := v.c.ReadMessage()
+		if err != nil {
+			var ce *websocket.CloseError
+			if errors.As(err, &ce) {
+				return ce.Code, frames
+			}
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				return 0, frames
+			}
+			return -1, frames
+		}
+		frames = append(frames, string(b))
+	}
+}
+
+// Erasing a contact closes their open widgets, and the next visitor gets ids the erased
+// one never held: V's old socket can't receive W's replies, nor write into W's
+// conversation.
+func TestErasureClosesTheWidgetAndNoIDComesBack(t *testing.T) {
+	k := startKibo(t)
+	v := k.visitor()
+	v.hello("", nil)
+	ack := v.say("v-1", "I am V")
+	convV, msgV := num(ack["conversation_id"]), num(ack["id"])
+	var c map[string]any
+	k.api("GET", fmt.Sprintf("/api/v1/conversations/%d", convV), k.agentToken, nil, &c, 200)
+	contactV := num(c["contact"].(map[string]any)["id"])
+	k.api("POST", fmt.Sprintf("/api/v1/contacts/%d/erase", contactV), k.adminToken, map[string]any{"confirm": true}, nil, 200)
+	if code, frames := v.closedWithin(3 * time.Second); code != 4004 {
+		t.Errorf("the erased visitor's socket: close code %d after %v, want 4004 at once", code, frames)
+	}
+
+	w := k.visitor()
+	w.hello("", nil)
+	ackW := w.say("w-1", "I am W")
+	convW, msgW := num(ackW["conversation_id"]), num(ackW["id"])
+	k.api("GET", fmt.Sprintf("/api/v1/conversations/%d", convW), k.agentToken, nil, &c, 200)
+	if contactW := num(c["contact"].(map[string]any)["id"]); convW <= convV || msgW <= msgV || contactW <= contactV {
+		t.Errorf("ids after the erasure: conversation %d→%d, message %d→%d, contact %d→%d", convV, convW, msgV, msgW, contactV, contactW)
+	}
+}
+
+// Deleting a conversation closes its widgets; the visitor's widget starts afresh and
+// nothing more is filed under the deleted ticket.
+func TestDeletingAConversationClosesItsWidget(t *testing.T) {
+	k := startKibo(t)
+	v := k.visitor()
+	token := v.hello("", nil)["token"].(string)
+	conv := num(v.say("d-1", "spam spam")["conversation_id"])
+	k.api("DELETE", fmt.Sprintf("/api/v1/conversations/%d", conv), k.adminToken, nil, nil, 204)
+	if code, _ := v.closedWithin(3 * time.Second); code != 4004 {
+		t.Errorf("the deleted conversation's socket: close code %d, want 4004", code)
+	}
+	again := k.visitor()
+	w := again.hello(token, nil)
+	if w["conversation_id"] != nil || len(w["messages"].([]any)) != 0 {
+		t.Errorf("the welcome after the deletion: %v", w)
+	}
+	if next := num(again.say("d-2", "hello again")["conversation_id"]); next == conv {
+		t.Error("a message after the deletion was filed under the deleted conversation")
 	}
 }

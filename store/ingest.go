@@ -319,8 +319,11 @@ func (t *Tx) ingestOne(ctx context.Context, in Incoming) (Ingested, error) {
 				subject = string(r[:80]) + "…"
 			}
 		}
+		// the next ticket number after every one there is and every one deleted
+		// (high_water, 0010_trust.sql): a number is never given twice
 		convID, err = t.insert(ctx, `INSERT INTO conversations(number, inbox_id, contact_id, subject, created_at, updated_at, last_message_at)
-			VALUES ((SELECT COALESCE(MAX(number), 1000) + 1 FROM conversations), ?, ?, ?, ?, ?, ?)`,
+			VALUES (MAX((SELECT COALESCE(MAX(number), 1000) FROM conversations),
+				COALESCE((SELECT value FROM high_water WHERE name = 'conversation_number'), 0)) + 1, ?, ?, ?, ?, ?, ?)`,
 			in.InboxID, contactID, subject, formatTime(now), formatTime(now), formatTime(now))
 		if err != nil {
 			return Ingested{}, err
@@ -489,14 +492,15 @@ func (t *Tx) resolveContact(ctx context.Context, id IdentityRef, now time.Time) 
 }
 
 // knownConversation reads, in one statement, what a message into a conversation the
-// channel already knows needs: the conversation's status and the sender's contact. It
+// channel already knows needs: the conversation's status and the sender's contact; a
+// deleted or erased conversation is not found (nothing more is filed under it). It
 // is the widget's steady state, every message of a chat, and the writer is serial.
 // The identity is a scalar subquery: written as a LEFT JOIN the same lookups cost the
 // writer 31 µs instead of 9 (measured; separately they cost 14).
 func (t *Tx) knownConversation(ctx context.Context, in Incoming, now time.Time) (contactID, convID int64, status string, err error) {
 	var contact sql.NullInt64
 	err = t.queryRow(ctx, `SELECT c.status, (SELECT contact_id FROM identities WHERE kind = ? AND scope = ? AND external_id = ?)
-		FROM conversations c WHERE c.id = ? AND c.inbox_id = ?`,
+		FROM conversations c WHERE c.id = ? AND c.inbox_id = ? AND c.deleted_at IS NULL`,
 		in.Identity.Kind, in.Identity.Scope, in.Identity.ExternalID, in.ConversationID, in.InboxID).Scan(&status, &contact)
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, 0, "", notFound("conversation", in.ConversationID)

@@ -57,6 +57,9 @@ const (
 	closePolicyViolated = 1008
 	closeTooBig         = 1009
 	closeTryAgainLater  = 1013
+	// closeConversationGone ends the sockets of a deleted or erased conversation: the
+	// widget reconnects, its token no longer finds a conversation, and it starts afresh.
+	closeConversationGone = 4004
 )
 
 // Inbox is what the chat needs to know of a chat inbox.
@@ -174,6 +177,23 @@ func (s *Server) Push(conversationID int64, frame map[string]any) {
 	for ss := range s.byConv[conversationID] {
 		ss.enqueue(b)
 	}
+}
+
+// CloseConversations closes every widget socket bound to these conversations, after
+// they were deleted or erased: nothing sent to those ids afterwards reaches the visitor,
+// and the widget reconnects and starts afresh. It returns how many it closed.
+func (s *Server) CloseConversations(ids ...int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		for ss := range s.byConv[id] {
+			ss.close(closeConversationGone, "conversation closed")
+			n++
+		}
+		delete(s.byConv, id)
+	}
+	return n
 }
 
 // Broadcast sends a frame to every open widget (incident notices).
@@ -498,6 +518,12 @@ func (ss *session) message(ctx context.Context, f frameIn) {
 		in.Metadata = map[string]string{"page": truncate(ss.page, 500)}
 	}
 	d, err := s.sink.Deliver(ctx, in)
+	if errors.Is(err, connectors.ErrConversationGone) {
+		// deleted or erased under this socket: the widget keeps the message, reconnects
+		// and starts afresh
+		ss.close(closeConversationGone, "conversation closed")
+		return
+	}
 	if err != nil {
 		// not stored, so not acked: the widget keeps it and resends
 		ss.sendError("rate_limited", "the message could not be stored yet: it will be sent again")
