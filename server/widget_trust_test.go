@@ -310,3 +310,118 @@ func TestDeletingAConversationClosesItsWidget(t *testing.T) {
 		t.Error("a message after the deletion was filed under the deleted conversation")
 	}
 }
+
+// A page (or a script) sending typing frames as fast as it likes reaches the agents as
+// about one event a second, and they end with its last state: 500 frames used to be
+// 500 events on every agent page.
+func TestWidgetTypingFloodIsCoalesced(t *testing.T) {
+	k := startKibo(t)
+	v := k.visitor()
+	v.hello("", nil)
+	conv := num(v.say("t-1", "hello")["conversation_id"])
+	agent := k.agentSocket(0)
+	readEvent(t, agent, "hello")
+	for i := 0; i < 500; i++ {
+		v.send(map[string]any{"type": "typing", "on": i%2 == 0})
+	}
+	v.send(map[string]any{"type": "typing", "on": true})
+	var events []bool
+	agent.SetReadDeadline(time.Now().Add(2500 * time.Millisecond))
+	for {
+		var f map[string]any
+		if err := agent.ReadJSON(&f); err != nil {
+			break
+		}
+		if f["type"] == "typing" && num(f["conversation_id"]) == conv {
+			events = append(events, f["on"] == true)
+		}
+	}
+	if len(events) == 0 || len(events) > 4 {
+		t.Fatalf("501 typing frames reached the agent as %d events, want 1 to 4", len(events))
+	}
+	if !events[len(events)-1] {
+		t.Errorf("the agent's last typing event is off, the visitor's last frame on: %v", events)
+	}
+}
+
+// nonLoopback is an address of this machine other than loopback, or "" when it has none.
+func nonLoopback() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
+
+// One address may open only so many conversations (a token bucket: 20 at once, then 6
+// a minute) and sockets (100): 50 sockets from one address opened 50 conversations in
+// a second. Loopback is exempt: it is this machine, a reverse proxy or a load test.
+func TestWidgetLimitsPerAddress(t *testing.T) {
+	ip := nonLoopback()
+	if ip == "" {
+		t.Skip("this machine has no address but loopback to come from")
+	}
+	k := startKibo(t)
+	ln, err := net.Listen("tcp", ip+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go k.srv.Listen(ln)
+	remote := *k
+	remote.base = "http://" + ln.Addr().String()
+
+	open := func(k *testKibo, n int) (acked, limited int) {
+		for i := 0; i < n; i++ {
+			v := k.visitor()
+			v.hello("", nil)
+			v.send(map[string]any{"type": "message", "client_id": fmt.Sprint("c-", i), "text": "hi"})
+			for {
+				f, err := v.nextAny()
+				if err != nil {
+					t.Fatalf("visitor %d: %v", i, err)
+				}
+				if f["type"] == "ack" {
+					acked++
+					break
+				}
+				if f["type"] == "error" && f["code"] == "rate_limited" {
+					limited++
+					break
+				}
+			}
+		}
+		return acked, limited
+	}
+	if acked, limited := open(&remote, 30); acked < 20 || acked > 21 || limited != 30-acked {
+		t.Errorf("30 new visitors from %s: %d conversations opened, %d refused; want the burst of 20 (one more at most)", ip, acked, limited)
+	}
+	if acked, _ := open(k, 30); acked != 30 {
+		t.Errorf("30 new visitors from loopback: %d conversations opened, want all", acked)
+	}
+
+	// sockets: a generous cap per address; the 30 visitors above are still open
+	for i := 31; i <= 101; i++ {
+		v, _, err := remote.dialWidget("https://shop.example")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { v.c.Close() })
+		if i < 100 {
+			continue
+		}
+		code, _ := v.closedWithin(300 * time.Millisecond)
+		if i == 100 && code != 0 || i == 101 && code != websocket.CloseTryAgainLater {
+			t.Errorf("socket %d from one address: close code %d", i, code)
+		}
+	}
+}
+
+// nextAny reads the next frame, whatever its type.
+func (v *visitor) nextAny() (map[string]any, error) {
+	v.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var f map[string]any
+	err := v.c.ReadJSON(&f)
+	return f, err
+}

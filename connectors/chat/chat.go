@@ -105,6 +105,7 @@ type Server struct {
 	all      map[*session]struct{}
 	perIP    map[string]int
 	sinkWait chan struct{}
+	newConvs *addressBuckets
 }
 
 // New makes the chat server.
@@ -119,7 +120,8 @@ func New(b Backend, limits Limits) *Server {
 		limits.IdleTimeout = 75 * time.Second
 	}
 	return &Server{backend: b, limits: limits, byConv: map[int64]map[*session]struct{}{}, all: map[*session]struct{}{},
-		perIP: map[string]int{}, sinkWait: make(chan struct{})}
+		perIP: map[string]int{}, sinkWait: make(chan struct{}),
+		newConvs: newAddressBuckets(limits.NewConversationsPerMinute, limits.NewConversationsBurst)}
 }
 
 // Kind is "chat".
@@ -251,6 +253,7 @@ type session struct {
 	// token bucket for messages
 	tokens float64
 	last   time.Time
+	typing typingGate
 }
 
 func (ss *session) enqueue(b []byte) {
@@ -281,10 +284,16 @@ func closeFrame(code int, reason string) []byte {
 // origin the Origin header, ip the remote address.
 func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 	s.mu.Lock()
-	if (s.limits.MaxConnections > 0 && len(s.all) >= s.limits.MaxConnections) ||
-		(s.limits.PerIPConnections > 0 && s.perIP[ip] >= s.limits.PerIPConnections) {
+	busy := ""
+	switch {
+	case s.limits.MaxConnections > 0 && len(s.all) >= s.limits.MaxConnections:
+		busy = "server busy: try again later"
+	case s.limits.PerIPConnections > 0 && s.perIP[ip] >= s.limits.PerIPConnections && limitsAddress(ip):
+		busy = "too many chats open from this address: try again later"
+	}
+	if busy != "" {
 		s.mu.Unlock()
-		sock.WriteControl(closeMessage, closeFrame(closeTryAgainLater, "server busy: try again later"), time.Now().Add(time.Second))
+		sock.WriteControl(closeMessage, closeFrame(closeTryAgainLater, busy), time.Now().Add(time.Second))
 		sock.Close()
 		return
 	}
@@ -300,6 +309,8 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 
 	ss := &session{srv: s, sock: sock, ip: ip, out: make(chan []byte, 64), closed: make(chan struct{}), writerDone: make(chan struct{}),
 		tokens: float64(s.limits.Burst), last: time.Now()}
+	ss.typing.tell = func(convID int64, on bool) { s.backend.VisitorTyping(ss.inbox.ID, convID, ss.name, on) }
+	defer ss.typing.stop()
 	sock.SetReadLimit(MaxFrame)
 	go ss.writeLoop()
 	defer s.leave(ss)
@@ -360,7 +371,7 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 			ss.message(ctx, f)
 		case "typing":
 			if ss.convID != 0 {
-				s.backend.VisitorTyping(ss.inbox.ID, ss.convID, ss.name, f.On)
+				ss.typing.set(ss.convID, f.On, time.Now())
 			}
 		case "read":
 			if ss.convID != 0 && f.UpTo > 0 {
@@ -473,6 +484,10 @@ func (ss *session) message(ctx context.Context, f frameIn) {
 	}
 	if !ss.allow() {
 		ss.sendError("rate_limited", "too many messages: slow down and send again in a moment")
+		return
+	}
+	if ss.convID == 0 && !ss.srv.newConvs.take(ss.ip, time.Now()) {
+		ss.sendError("rate_limited", "too many new conversations from this address: the message will be sent again in a moment")
 		return
 	}
 	s := ss.srv
