@@ -74,7 +74,8 @@ type Server struct {
 	// published tells the agents about inbound messages, in batches
 	published *publisher
 	metrics   *metrics
-	ops       *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
+	ops       *opsState    // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
+	refusals  refusedPages // widget pages refused for their origin (widget_origin.go)
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search

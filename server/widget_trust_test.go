@@ -9,7 +9,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -424,4 +427,34 @@ func (v *visitor) nextAny() (map[string]any, error) {
 	var f map[string]any
 	err := v.c.ReadJSON(&f)
 	return f, err
+}
+
+// /widget/check answers a widget whose socket was refused. An unknown key and a
+// refused origin get the same answer: it tells nothing about which keys exist.
+func TestWidgetCheckSaysOnlyAvailableOrNot(t *testing.T) {
+	k := startKibo(t)
+	k.api("PATCH", fmt.Sprintf("/api/v1/inboxes/%d", k.inboxID), k.adminToken, map[string]any{"settings": map[string]any{"allowed_origins": []string{"https://shop.example"}}}, nil, 200)
+	check := func(key, origin string) string {
+		req, _ := http.NewRequest("GET", k.base+"/widget/check?inbox="+url.QueryEscape(key), nil)
+		if origin != "" {
+			req.Header.Set("Origin", origin)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Fatalf("check %q from %q: %d %v", key, origin, resp.StatusCode, resp.Header)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if got := check(k.publicKey, "https://shop.example"); got != `{"available":true}` {
+		t.Errorf("an allowed site: %s", got)
+	}
+	refused, unknown := check(k.publicKey, "https://elsewhere.example"), check("no-such-key", "https://shop.example")
+	if refused != `{"available":false}` || unknown != refused {
+		t.Errorf("a refused site: %s; an unknown key: %s; want the same {\"available\":false}", refused, unknown)
+	}
 }
