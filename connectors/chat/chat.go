@@ -248,8 +248,11 @@ type session struct {
 	closeCode   int
 	closeReason string
 	writerDone  chan struct{}
-	token       string
-	page        string
+	// readerDone is closed when Serve stops reading: only then may the writer read
+	// what is left on the connection (linger)
+	readerDone chan struct{}
+	token      string
+	page       string
 	// token bucket for messages
 	tokens float64
 	last   time.Time
@@ -308,13 +311,14 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 	}()
 
 	ss := &session{srv: s, sock: sock, ip: ip, out: make(chan []byte, 64), closed: make(chan struct{}), writerDone: make(chan struct{}),
-		tokens: float64(s.limits.Burst), last: time.Now()}
+		readerDone: make(chan struct{}), tokens: float64(s.limits.Burst), last: time.Now()}
 	ss.typing.tell = func(convID int64, on bool) { s.backend.VisitorTyping(ss.inbox.ID, convID, ss.name, on) }
 	defer ss.typing.stop()
 	sock.SetReadLimit(MaxFrame)
 	go ss.writeLoop()
 	defer s.leave(ss)
 	defer func() {
+		close(ss.readerDone)
 		ss.close(closeNormal, "")
 		<-ss.writerDone
 	}()
@@ -343,6 +347,11 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 				ss.close(closeTooBig, "frame too large")
 			}
 			return
+		}
+		select {
+		case <-ss.closed:
+			return // closed from elsewhere (an erasure): the writer waits for this
+		default:
 		}
 		sock.SetReadDeadline(time.Now().Add(idle))
 		var f frameIn
@@ -546,6 +555,10 @@ func (ss *session) sendError(code, msg string) {
 // and it closes the socket when the session ends.
 func (ss *session) writeLoop() {
 	defer func() {
+		// A close from elsewhere (an erasure, a slow visitor) finds the reader still
+		// waiting for a frame: wake it, and let it finish before reading the rest.
+		ss.sock.SetReadDeadline(time.Now())
+		<-ss.readerDone
 		ss.linger()
 		ss.sock.Close()
 		close(ss.writerDone)
