@@ -97,6 +97,7 @@ type Server struct {
 	tokenUse  *tokenUse // API tokens' last_used_at, written off the request path
 	proxies   *trustedProxies
 	logins    *loginThrottle // throttle.go
+	refusals  refusedPages   // widget pages refused for their origin (widget_origin.go)
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search
