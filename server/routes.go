@@ -102,7 +102,7 @@ func (s *Server) routes() {
 	api.Get("/notifications", s.listNotifications)
 	api.Post("/notifications/read", s.readNotifications)
 
-	// incidents, SLAs, alerts and reports (issue 6)
+	// incidents, SLAs, alerts and reports
 	api.Get("/incidents", s.listIncidents)
 	api.Post("/incidents", adminOnly, s.createIncident)
 	api.Get("/incidents/:id", s.getIncident)

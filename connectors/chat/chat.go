@@ -87,7 +87,8 @@ type Backend interface {
 	History(ctx context.Context, conversationID int64) ([]HistoryMessage, error)
 	// Incident is the open incident to show in the widget, or nil.
 	Incident(ctx context.Context) (any, error)
-	// VisitorTyping and VisitorRead tell the agents.
+	// VisitorTyping tells the agents. VisitorRead hears the visitor's read frames
+	// (the server does not keep them yet).
 	VisitorTyping(inboxID, conversationID int64, name string, on bool)
 	VisitorRead(conversationID, upTo int64)
 }
