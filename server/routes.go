@@ -81,6 +81,7 @@ func (s *Server) routes() {
 	api.Post("/inboxes", adminOnly, s.createInbox)
 	api.Patch("/inboxes/:id", adminOnly, s.updateInbox)
 	api.Post("/inboxes/:id/test", adminOnly, s.testInbox)
+	api.Post("/inboxes/:id/identity-secret", adminOnly, s.rotateIdentitySecret) // a chat inbox's new secret, shown once
 
 	api.Get("/tokens", s.listTokens)
 	api.Post("/tokens", s.createToken)

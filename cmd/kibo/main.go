@@ -238,7 +238,9 @@ func serve(args []string) error {
 }
 
 // firstRun makes the first admin (printing the login once) and a demo chat inbox on
-// an empty database, so `kibo serve` alone gives a working desk.
+// an empty database, so `kibo serve` alone gives a working desk. The chat inbox's
+// identity secret is printed once too: it is what a site signs its users' ids with
+// (docs/WIDGET.md), and Settings can only replace it, never show it again.
 func firstRun(ctx context.Context, st *store.Store, publicURL string, out io.Writer) error {
 	n, err := st.CountAgents(ctx)
 	if err != nil || n > 0 {
@@ -261,10 +263,12 @@ func firstRun(ctx context.Context, st *store.Store, publicURL string, out io.Wri
 	if err != nil {
 		return err
 	}
+	var chatInbox *store.Inbox
+	identitySecret := server.NewSecret(32)
 	if len(inboxes) == 0 {
-		if _, err := st.CreateInbox(ctx, "chat", "Website", server.NewSecret(18), map[string]any{
+		if chatInbox, err = st.CreateInbox(ctx, "chat", "Website", server.NewSecret(18), map[string]any{
 			"allowed_origins": []string{}, "brand_color": "#2f6fed", "greeting": "Hi! How can we help?",
-			"identity_secret": server.NewSecret(32),
+			"identity_secret": identitySecret,
 		}); err != nil {
 			return err
 		}
@@ -276,7 +280,12 @@ func firstRun(ctx context.Context, st *store.Store, publicURL string, out io.Wri
 	} else {
 		fmt.Fprintf(out, "    password: from KIBO_ADMIN_PASSWORD\n")
 	}
-	fmt.Fprintf(out, "  Demo page with the chat widget: %s/demo\n\n", publicURL)
+	fmt.Fprintf(out, "  Demo page with the chat widget: %s/demo\n", publicURL)
+	if chatInbox != nil {
+		fmt.Fprintf(out, "  Identity secret of the chat inbox %q (signs your signed-in visitors: docs/WIDGET.md):\n", chatInbox.Name)
+		fmt.Fprintf(out, "    %s   (shown once: Settings → Inboxes makes a new one)\n", identitySecret)
+	}
+	fmt.Fprintln(out)
 	return nil
 }
 
