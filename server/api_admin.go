@@ -342,8 +342,8 @@ func (s *Server) rotateIdentitySecret(c *fiber.Ctx) error {
 	return c.JSON(v)
 }
 
-// validateInboxSettings checks the settings of PROTOCOL.md by kind, with messages that
-// say what to fix.
+// validateInboxSettings checks each kind's settings (docs/CHANNELS.md), with messages
+// that say what to fix.
 func validateInboxSettings(kind string, st map[string]any) error {
 	str := func(m map[string]any, k string) string { v, _ := m[k].(string); return strings.TrimSpace(v) }
 	switch kind {

@@ -1,4 +1,4 @@
-// Package server is Kibo's HTTP side: the agent API and pages of PROTOCOL.md, the
+// Package server is Kibo's HTTP side: the agent API and pages of docs/API.md, the
 // widget socket, the webhooks, the agents' real-time hub and the outbox worker.
 //
 // Handlers stay thin: they parse, check the role, call the store, publish an event.

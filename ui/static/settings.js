@@ -99,7 +99,7 @@
     x: { name: 'X', text: 'Direct messages' },
   };
   const TLS = ['tls', 'starttls', 'none'];
-  // Settings of each kind (PROTOCOL.md). secret: write-only, shown as set/unset.
+  // Settings of each kind (docs/CHANNELS.md). secret: write-only, shown as set/unset.
   const SCHEMA = {
     chat: [
       { k: 'allowed_origins', label: 'Allowed origins', type: 'lines', hint: 'One per line, like https://example.com. The widget refuses to run on other sites. Empty allows any site.' },
