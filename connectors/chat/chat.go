@@ -1,5 +1,5 @@
 // Package chat is the website widget's channel: the visitor side of the widget
-// protocol in PROTOCOL.md, over a WebSocket the server has already upgraded.
+// protocol in docs/WIDGET.md, over a WebSocket the server has already upgraded.
 //
 // The promise it keeps is exactly-once: a message is acknowledged only after the sink
 // has committed it, and a message resent with the same client_id gets the same ack and
@@ -22,7 +22,7 @@ import (
 	"kibo/connectors"
 )
 
-// MaxFrame is the largest frame a visitor may send (PROTOCOL.md).
+// MaxFrame is the largest frame a visitor may send (docs/WIDGET.md).
 const MaxFrame = 16 * 1024
 
 // MaxText is the largest message text, well inside a frame.
@@ -87,7 +87,8 @@ type Backend interface {
 	History(ctx context.Context, conversationID int64) ([]HistoryMessage, error)
 	// Incident is the open incident to show in the widget, or nil.
 	Incident(ctx context.Context) (any, error)
-	// VisitorTyping and VisitorRead tell the agents.
+	// VisitorTyping tells the agents. VisitorRead hears the visitor's read frames
+	// (the server does not keep them yet).
 	VisitorTyping(inboxID, conversationID int64, name string, on bool)
 	VisitorRead(conversationID, upTo int64)
 }

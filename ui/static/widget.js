@@ -1,6 +1,6 @@
 /* Kibo chat widget. Plain JavaScript, no dependencies, no build step.
  * Embed: <script src="https://KIBO/widget.js" data-inbox="PUBLIC_KEY" async></script>
- * Protocol: PROTOCOL.md, "The widget protocol". Every message is kept in localStorage
+ * Protocol: docs/WIDGET.md, "The widget protocol". Every message is kept in localStorage
  * until the server acknowledges it, and resent with the same client_id after every
  * reconnect, so a flaky network or a reload never loses or duplicates one. */
 (function () {
