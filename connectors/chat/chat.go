@@ -327,7 +327,10 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 	ctx := context.Background()
 	inbox, err := s.backend.InboxByKey(ctx, inboxKey)
 	if err != nil {
-		ss.sendError("unauthorized", "unknown inbox")
+		if !errors.Is(err, ErrUnknownInbox) {
+			err = errTryAgain
+		}
+		ss.refuse(err)
 		return
 	}
 	if !OriginAllowed(inbox.AllowedOrigins, origin) {
@@ -370,7 +373,7 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 				return
 			}
 			if err := ss.hello(ctx, f); err != nil {
-				ss.sendError("unauthorized", err.Error())
+				ss.refuse(err)
 				return
 			}
 			helloed = true
@@ -393,6 +396,25 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 			ss.sendError("bad_request", fmt.Sprintf("unknown frame type %q", f.Type))
 		}
 	}
+}
+
+// ErrUnknownInbox is the Backend's answer for a key no chat inbox has.
+var ErrUnknownInbox = errors.New("unknown inbox")
+
+// errTryAgain is a failure on Kibo's side (the store did not answer), not the
+// visitor's: the widget must keep its token and come back, not start over as a
+// stranger, which is what it does after unauthorized.
+var errTryAgain = errors.New("the chat is not available this moment: try again shortly")
+
+// refuse ends a socket that could not be welcomed: unauthorized for what the visitor
+// sent, rate_limited and close code 1013 (try again later) for Kibo's own failure.
+func (ss *session) refuse(err error) {
+	if errors.Is(err, errTryAgain) {
+		ss.sendError("rate_limited", err.Error())
+		ss.close(closeTryAgainLater, "try again later")
+		return
+	}
+	ss.sendError("unauthorized", err.Error())
 }
 
 func isTooLarge(err error) bool {
@@ -421,7 +443,7 @@ func (ss *session) hello(ctx context.Context, f frameIn) error {
 		visitor = connectors.Identity{Kind: "visitor", Scope: scope, ExternalID: hashToken(token)}
 		conv, err := s.backend.Conversation(ctx, ss.inbox.ID, visitor)
 		if err != nil {
-			return errors.New("try again")
+			return errTryAgain
 		}
 		if conv == 0 {
 			// a token we never stored (forged, or a visitor who never wrote): start afresh
@@ -446,7 +468,7 @@ func (ss *session) hello(ctx context.Context, f frameIn) error {
 		ss.name = id.Name
 		conv, err := s.backend.Conversation(ctx, ss.inbox.ID, id)
 		if err != nil {
-			return errors.New("try again")
+			return errTryAgain
 		}
 		if conv != 0 {
 			ss.convID = conv
@@ -456,7 +478,7 @@ func (ss *session) hello(ctx context.Context, f frameIn) error {
 	if ss.convID != 0 {
 		h, err := s.backend.History(ctx, ss.convID)
 		if err != nil {
-			return errors.New("try again")
+			return errTryAgain
 		}
 		history = h
 	}

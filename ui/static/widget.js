@@ -457,7 +457,11 @@
   }
   function onError(f) {
     var code = f.code;
-    if (code === 'rate_limited') {
+    if (code === 'rate_limited' && !ready) {
+      // Kibo could not welcome us just now: the socket closes (1013) and we come back
+      // with the same token after the usual backoff
+      attempt = Math.max(attempt, 2);
+    } else if (code === 'rate_limited') {
       notice('You\u2019re sending messages too quickly. We\u2019ll retry in a few seconds.', 8000);
       attempt = Math.max(attempt, 4);
       clearTimeout(rateT);
