@@ -213,6 +213,7 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 	if err := s.store.MarkRead(c.UserContext(), id, agent.ID, body.UpTo); err != nil {
 		return err
 	}
+	s.liveCounts.kick() // the agent's unread count
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -275,5 +276,6 @@ func (s *Server) deleteConversation(c *fiber.Ctx) error {
 	}
 	s.store.Audit(ctx, "agent", currentAgent(c).ID, "conversation.delete", "conversation", strconv.FormatInt(id, 10), nil)
 	s.hub.Publish(map[string]any{"type": "conversation.deleted", "conversation_id": id})
+	s.liveCounts.kick()
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -75,6 +75,8 @@ type Server struct {
 	published *publisher
 	// followups does what follows each inbound message, durably (followups.go)
 	followups *followupWorker
+	// liveCounts sends the inbox counts to the open pages when they change (counts.go)
+	liveCounts *countsPusher
 	metrics   *metrics
 	ops       *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
 
@@ -117,6 +119,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s.outbox = newOutboxWorker(s)
 	s.published = newPublisher(s)
 	s.followups = newFollowupWorker(st, log, cfg.Now, s.inboundFollowups)
+	s.liveCounts = newCountsPusher(st, s.hub, log, 300*time.Millisecond)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "kibo",
 		DisableStartupMessage: true,
@@ -151,6 +154,8 @@ func (s *Server) Start(ctx context.Context) {
 	go func() { defer s.bg.Done(); s.published.run(ctx) }()
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.followups.run(ctx) }()
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.liveCounts.run(ctx) }()
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
 	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()
 	s.bg.Add(1)
