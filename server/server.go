@@ -77,8 +77,8 @@ type Server struct {
 	followups *followupWorker
 	// liveCounts sends the inbox counts to the open pages when they change (counts.go)
 	liveCounts *countsPusher
-	metrics   *metrics
-	ops       *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
+	metrics    *metrics
+	ops        *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search
