@@ -159,6 +159,8 @@ func (s *Server) Start(ctx context.Context) {
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
 	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()
 	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.optimizeStore(ctx) }()
+	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.runDataRequestAlerts(ctx) }()
 	s.startOps(ctx)
 	s.ready.Store(true)
@@ -196,6 +198,23 @@ func (s *Server) wakeSnoozed(ctx context.Context) {
 			}
 			for _, id := range ids {
 				s.publishConversation(ctx, id)
+			}
+		}
+	}
+}
+
+// optimizeStore keeps the query planner's statistics current as the data grows: a
+// plan chosen on statistics from a small inbox can be wrong at a million conversations.
+func (s *Server) optimizeStore(ctx context.Context) {
+	t := time.NewTicker(3 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.store.Optimize(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("refresh the query planner's statistics", "err", err)
 			}
 		}
 	}
