@@ -40,6 +40,7 @@ func (p *countsPusher) kick() {
 }
 
 func (p *countsPusher) run(ctx context.Context) {
+	ctx = store.ForEvents(ctx)
 	for {
 		select {
 		case <-ctx.Done():

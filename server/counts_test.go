@@ -1,11 +1,14 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"testing"
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"kibo/store"
 )
 
 // nextCounts reads events until a "counts" event whose figures satisfy ok.
@@ -70,4 +73,26 @@ func TestCountsArePushedToThePages(t *testing.T) {
 	if num(got["by_status"].(map[string]any)["resolved"]) != 1 || num(got["mine"]) != 0 {
 		t.Fatalf("after resolving: %v", got)
 	}
+}
+
+// An event the publisher had to drop is followed by a resync, so the pages reload
+// instead of silently missing a message.
+func TestDroppedEventsMakeThePagesResync(t *testing.T) {
+	k := startKibo(t)
+	ws := k.agentSocket(0)
+	readEvent(t, ws, "hello")
+	v := k.visitor()
+	v.hello("", nil)
+	ack := v.say("c-1", "one")
+	p := newPublisher(k.srv, 1) // a queue of one, not running yet
+	res := store.Ingested{MessageID: num(ack["id"]), ConversationID: num(ack["conversation_id"])}
+	p.add(res)
+	p.add(res) // dropped
+	if !p.lost.Load() {
+		t.Fatal("a dropped event was not noted")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go p.run(ctx)
+	readEvent(t, ws, "resync")
 }

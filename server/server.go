@@ -117,7 +117,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s.registerSocialChannels()
 	s.registerEmailChannel()
 	s.outbox = newOutboxWorker(s)
-	s.published = newPublisher(s)
+	s.published = newPublisher(s, 8192)
 	s.followups = newFollowupWorker(st, log, cfg.Now, s.inboundFollowups)
 	s.liveCounts = newCountsPusher(st, s.hub, log, 300*time.Millisecond)
 	s.app = fiber.New(fiber.Config{

@@ -523,7 +523,7 @@ func (c *CountsSnapshot) For(agentID int64) *Counts {
 
 // Tags lists the tags in use, most used first.
 func (s *Store) Tags(ctx context.Context) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT tag FROM conversation_tags GROUP BY tag ORDER BY COUNT(*) DESC, tag LIMIT 200`)
+	rows, err := s.query(ctx, `SELECT tag FROM tag_counts WHERE n > 0 ORDER BY n DESC, tag LIMIT 200`)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,25 @@ func countsByDefinition(t *testing.T, s *Store, agentID int64) *Counts {
 	return want
 }
 
+// tagsByDefinition lists the tags in use, most used first, over every tag row.
+func tagsByDefinition(t *testing.T, s *Store) []string {
+	t.Helper()
+	want := []string{}
+	rows, err := s.r.Query(`SELECT tag FROM conversation_tags GROUP BY tag ORDER BY COUNT(*) DESC, tag LIMIT 200`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var tag string
+		if err := rows.Scan(&tag); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, tag)
+	}
+	return want
+}
+
 func sameCounts(a, b *Counts) bool {
 	if a.Mine != b.Mine || a.Unassigned != b.Unassigned || a.Unread != b.Unread || len(a.ByInbox) != len(b.ByInbox) {
 		return false
@@ -121,9 +140,17 @@ func TestKeptCountsAgreeWithTheDefinition(t *testing.T) {
 		case op < 55: // an agent replies or writes a note
 			_, err = s.AddAgentMessage(ctx, AgentMessage{ConversationID: pick(convs), AgentID: pick(agents), AuthorName: "Agent", Text: "on it", Private: rng.IntN(3) == 0})
 			steps["reply"]++
-		case op < 70: // status, assignee
+		case op < 70: // status, assignee, tags
 			u := ConversationUpdate{}
-			if rng.IntN(2) == 0 {
+			if rng.IntN(3) == 0 {
+				tags := []string{}
+				for _, tag := range []string{"billing", "bug", "vip"} {
+					if rng.IntN(2) == 0 {
+						tags = append(tags, tag)
+					}
+				}
+				u.Tags = &tags
+			} else if rng.IntN(2) == 0 {
 				st := Statuses[rng.IntN(len(Statuses))]
 				u.Status = &st
 				if st == "snoozed" {
@@ -177,6 +204,13 @@ func TestKeptCountsAgreeWithTheDefinition(t *testing.T) {
 				if want := countsByDefinition(t, s, a); !sameCounts(got, want) {
 					t.Fatalf("after step %d (%v), agent %d: kept %+v, by definition %+v", step, steps, a, got, want)
 				}
+			}
+			got, err := s.Tags(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := tagsByDefinition(t, s); fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Fatalf("after step %d (%v): tags %v, by definition %v", step, steps, got, want)
 			}
 		}
 	}

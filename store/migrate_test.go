@@ -109,6 +109,10 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 		}
 	}
 
+	if tags, err := s.Tags(ctx); err != nil || len(tags) == 0 || fmt.Sprint(tags) != fmt.Sprint(tagsByDefinition(t, s)) {
+		t.Errorf("tags after the upgrade: %v %v, by definition %v", tags, err, tagsByDefinition(t, s))
+	}
+
 	// the store works on the upgraded data
 	page, _, err := s.Conversations(ctx, ConversationFilter{Status: "open", Limit: 50, AgentID: 1})
 	if err != nil || len(page) == 0 {

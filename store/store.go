@@ -80,13 +80,16 @@ type Store struct {
 	path string
 	w    *sql.DB // the one writer
 	r    *sql.DB // readers
+	// ev are the real-time events' own readers (ForEvents), so that telling the
+	// agents never waits behind page requests holding every reader
+	ev *sql.DB
 	// statements are prepared once and reused: SQLite's parser showed as a quarter
 	// of the CPU of a chat load test before
-	wstmts, rstmts *stmtCache
-	now            func() time.Time
-	queries        atomic.Int64
-	trace          atomic.Pointer[func(q string, args []any)]
-	ingest         *ingestQueue
+	wstmts, rstmts, evstmts *stmtCache
+	now                     func() time.Time
+	queries                 atomic.Int64
+	trace                   atomic.Pointer[func(q string, args []any)]
+	ingest                  *ingestQueue
 }
 
 // Open opens (creating when missing) the database in dir, applies migrations and
@@ -124,7 +127,15 @@ func Open(dir string, opt Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(opt.Readers)
 	r.SetMaxIdleConns(opt.Readers)
-	s := &Store{path: path, w: w, r: r, now: opt.Now, wstmts: newStmtCache(w), rstmts: newStmtCache(r)}
+	ev, err := sql.Open("sqlite3", base+"&mode=ro&_query_only=1")
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	ev.SetMaxOpenConns(eventReaders)
+	ev.SetMaxIdleConns(eventReaders)
+	s := &Store{path: path, w: w, r: r, ev: ev, now: opt.Now, wstmts: newStmtCache(w), rstmts: newStmtCache(r), evstmts: newStmtCache(ev)}
 	if err := s.migrate(context.Background()); err != nil {
 		s.Close()
 		return nil, err
@@ -163,9 +174,26 @@ func (s *Store) Close() error {
 	s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	s.wstmts.close()
 	s.rstmts.close()
+	s.evstmts.close()
 	err1 := s.r.Close()
 	err2 := s.w.Close()
-	return errors.Join(err1, err2)
+	return errors.Join(err1, err2, s.ev.Close())
+}
+
+// eventReaders is the size of the events' read pool: the publisher and the counts.
+const eventReaders = 2
+
+type eventsKey struct{}
+
+// ForEvents marks a context whose reads serve the real-time events: they run on
+// connections of their own, which page requests never hold.
+func ForEvents(ctx context.Context) context.Context { return context.WithValue(ctx, eventsKey{}, true) }
+
+func (s *Store) readers(ctx context.Context) (*sql.DB, *stmtCache) {
+	if ctx.Value(eventsKey{}) != nil {
+		return s.ev, s.evstmts
+	}
+	return s.r, s.rstmts
 }
 
 // Ping tells whether the database answers.
@@ -195,18 +223,20 @@ func (s *Store) Now() time.Time { return s.now().UTC() }
 
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
 	s.counted(q, args)
-	if st := s.rstmts.get(ctx, q); st != nil {
+	db, stmts := s.readers(ctx)
+	if st := stmts.get(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return s.r.QueryContext(ctx, q, args...)
+	return db.QueryContext(ctx, q, args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
 	s.counted(q, args)
-	if st := s.rstmts.get(ctx, q); st != nil {
+	db, stmts := s.readers(ctx)
+	if st := stmts.get(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return s.r.QueryRowContext(ctx, q, args...)
+	return db.QueryRowContext(ctx, q, args...)
 }
 
 // stmtCache keeps prepared statements by their SQL text. A statement seen for the
