@@ -163,3 +163,7 @@ END;
 -- order, this index reads a handful of rows. It replaces the contact-only index.
 CREATE INDEX conversations_contact_inbox ON conversations(contact_id, inbox_id, last_message_at DESC, id DESC);
 DROP INDEX conversations_contact;
+
+-- The bell's unread count read all of an agent's notifications, read or not, which
+-- only grow; this index holds only the unread ones.
+CREATE INDEX notifications_unread ON notifications(agent_id) WHERE read_at IS NULL;
