@@ -12,6 +12,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/server/hub"
 	"kibo/store"
 )
 
@@ -70,7 +71,7 @@ func (s *Server) raiseAlert(ctx context.Context, kind, key, subject, text, link 
 	for i, a := range to {
 		ids[i] = a.ID
 	}
-	s.hub.Publish(map[string]any{"type": "notification.created", "agent_ids": ids, "kind": kind, "text": text, "link": link})
+	s.hub.PublishTo(map[string]any{"type": "notification.created", "agent_ids": ids, "kind": kind, "text": text, "link": link}, hub.Agents(ids...))
 	if len(mails) > 0 {
 		s.outbox.wake()
 	}
@@ -268,13 +269,16 @@ func (s *Server) checkChannels(ctx context.Context) {
 				return
 			}
 		}
-		text := fmt.Sprintf("The %s channel %q has stopped working: %s", in.Kind, in.Name, strings.TrimSpace(in.LastError))
+		text := fmt.Sprintf("The %s channel %q"+channelDownWords+"%s", in.Kind, in.Name, strings.TrimSpace(in.LastError))
 		key := fmt.Sprintf("channel:%d:%d", in.ID, first.Unix())
 		if _, err := s.raiseAlert(ctx, "channel_down", key, fmt.Sprintf("[Kibo] %s channel %q is down", in.Kind, in.Name), text, "/settings#inboxes", admins); err != nil {
 			s.log.Warn("raise channel alert", "inbox", in.ID, "err", err)
 		}
 	}
 }
+
+// channelDownWords end a channel alert's text before the error, which only admins see.
+const channelDownWords = " has stopped working: "
 
 // ---- the webhook
 
@@ -293,7 +297,7 @@ func (s *Server) sendAlertWebhooks(ctx context.Context) {
 	if err != nil || len(due) == 0 {
 		return
 	}
-	client := &http.Client{Timeout: 10 * time.Second}
+	client := s.hosts().Client(10 * time.Second)
 	for _, d := range due {
 		a := d.Alert
 		if ctx.Err() != nil {
@@ -441,6 +445,14 @@ func (s *Server) listAlerts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if a := currentAgent(c); a == nil || !a.IsAdmin() {
+		// a channel's error names hosts and addresses: the admins' to read
+		for _, al := range list {
+			if i := strings.Index(al.Text, channelDownWords); al.Kind == "channel_down" && i >= 0 {
+				al.Text = al.Text[:i] + " has stopped working."
+			}
+		}
+	}
 	// the URL is a secret (write-only, like an inbox's tokens)
 	return c.JSON(fiber.Map{"alerts": list, "webhook_url_set": settings["alert_webhook_url"] != ""})
 }
@@ -461,6 +473,10 @@ func (s *Server) patchAlerts(c *fiber.Ctx) error {
 		p, err := url.Parse(u)
 		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
 			return &store.ValidationError{Message: "webhook_url must be an http or https URL"}
+		}
+		// checked again on every call, on the address actually dialled
+		if err := s.hosts().CheckURL(c.UserContext(), u); err != nil {
+			return &store.ValidationError{Message: "webhook_url: " + err.Error()}
 		}
 	}
 	if err := s.store.SetAlertWebhookURL(c.UserContext(), u, currentAgent(c).ID); err != nil {

@@ -8,6 +8,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/connectors/mailaddr"
+	"kibo/server/hub"
 	"kibo/store"
 )
 
@@ -42,6 +44,11 @@ func (s *Server) createAgent(c *fiber.Ctx) error {
 	return c.Status(fiber.StatusCreated).JSON(a)
 }
 
+// updateAgent changes an agent. An admin may change anyone; an agent only their own
+// name and password. Changing one's own password needs the current one, so that a
+// session or token left open somewhere cannot lock its owner out; an admin resetting
+// someone else's does not. A new password ends the agent's other sessions and revokes
+// their API tokens; it, a new role and disabling close the agent's open sockets.
 func (s *Server) updateAgent(c *fiber.Ctx) error {
 	id, err := paramID(c, "id")
 	if err != nil {
@@ -49,10 +56,11 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 	}
 	me := currentAgent(c)
 	var body struct {
-		Name     *string `json:"name"`
-		Role     *string `json:"role"`
-		Password *string `json:"password"`
-		Disabled *bool   `json:"disabled"`
+		Name            *string `json:"name"`
+		Role            *string `json:"role"`
+		Password        *string `json:"password"`
+		CurrentPassword *string `json:"current_password"`
+		Disabled        *bool   `json:"disabled"`
 	}
 	if err := decodeBody(c, &body); err != nil {
 		return err
@@ -62,6 +70,17 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 	}
 	u := store.AgentUpdate{Name: body.Name, Role: body.Role, Disabled: body.Disabled}
 	if body.Password != nil {
+		if id == me.ID {
+			if body.CurrentPassword == nil || *body.CurrentPassword == "" {
+				return errUnprocessable("give your current password (current_password) to change it")
+			}
+			if err := s.checkCurrentPassword(c, me, *body.CurrentPassword); err != nil {
+				return err
+			}
+			if cred, _ := c.Locals(localCred).(*credential); cred != nil && cred.via == "session" {
+				u.KeepSession = cred.secret
+			}
+		}
 		hash, err := HashPassword(*body.Password)
 		if err != nil {
 			return err
@@ -72,6 +91,19 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 	a, err := s.store.UpdateAgent(ctx, id, u)
 	if err != nil {
 		return err
+	}
+	switch {
+	case body.Disabled != nil && *body.Disabled:
+		s.hub.DisconnectAgent(id, reasonSignedOut)
+	case body.Password != nil:
+		kept := ""
+		if u.KeepSession != "" {
+			kept = sessionRef(u.KeepSession)
+		}
+		s.hub.Disconnect(func(v hub.Viewer) bool { return v.AgentID == id && v.Credential != kept }, reasonSignedOut)
+		s.hub.DisconnectAgent(id, reasonAccessChanged)
+	case body.Role != nil:
+		s.hub.DisconnectAgent(id, reasonAccessChanged)
 	}
 	s.store.Audit(ctx, "agent", me.ID, "agent.update", "agent", fmt.Sprint(id), map[string]any{
 		"name": body.Name != nil, "role": body.Role, "password": body.Password != nil, "disabled": body.Disabled})
@@ -143,8 +175,21 @@ type inboxView struct {
 	WebhookURL     string         `json:"webhook_url,omitempty"`
 }
 
+// Connection errors name hosts, addresses and what the resolver said: admins see them
+// (and the log keeps them); agents see these sentences instead.
+const (
+	agentInboxDown    = "This channel can't connect right now. An admin can see why in Settings → Inboxes."
+	agentInboxProblem = "This channel reported a problem. An admin can see what in Settings → Inboxes."
+)
+
 func (s *Server) viewInbox(c *fiber.Ctx, in *store.Inbox) inboxView {
 	v := inboxView{ID: in.ID, Kind: in.Kind, Name: in.Name, Settings: maskSettings(in.Settings), State: in.State, LastError: in.LastError}
+	if a := currentAgent(c); (a == nil || !a.IsAdmin()) && v.LastError != "" {
+		v.LastError = agentInboxProblem
+		if in.State == "error" {
+			v.LastError = agentInboxDown
+		}
+	}
 	base := s.baseURL(c)
 	switch in.Kind {
 	case "chat":
@@ -195,6 +240,9 @@ func (s *Server) createInbox(c *fiber.Ctx) error {
 	if err := validateInboxSettings(body.Kind, body.Settings); err != nil {
 		return err
 	}
+	if err := s.checkInboxHosts(c.UserContext(), body.Kind, body.Settings); err != nil {
+		return err
+	}
 	publicKey := ""
 	if body.Kind == "chat" {
 		publicKey = NewSecret(18)
@@ -240,6 +288,9 @@ func (s *Server) updateInbox(c *fiber.Ctx) error {
 	if err := validateInboxSettings(in.Kind, settings); err != nil {
 		return err
 	}
+	if err := s.checkInboxHosts(ctx, in.Kind, settings); err != nil {
+		return err
+	}
 	in, err = s.store.UpdateInbox(ctx, id, name, settings)
 	if err != nil {
 		return err
@@ -271,8 +322,8 @@ func validateInboxSettings(kind string, st map[string]any) error {
 			return errUnprocessable("brand_color must look like #2f6fed")
 		}
 	case "email":
-		if !strings.Contains(str(st, "address"), "@") {
-			return errUnprocessable("address must be the inbox's e-mail address")
+		if _, err := mailaddr.Parse(str(st, "address")); err != nil {
+			return errUnprocessable("address must be the inbox's e-mail address: " + err.Error())
 		}
 		for _, part := range []string{"imap", "smtp"} {
 			m, ok := st[part].(map[string]any)
@@ -305,6 +356,31 @@ func validateInboxSettings(kind string, st map[string]any) error {
 		}
 	default:
 		return errUnprocessable("kind must be chat, email, messenger or x")
+	}
+	return nil
+}
+
+// checkInboxHosts refuses, when an inbox is saved, the hosts its connector would
+// refuse to reach (loopback, private, link-local: netguard), and base URLs that are not
+// http(s), with the setting to fix. The connector checks again on every connection.
+func (s *Server) checkInboxHosts(ctx context.Context, kind string, st map[string]any) error {
+	str := func(m map[string]any, k string) string { v, _ := m[k].(string); return strings.TrimSpace(v) }
+	p := s.hosts()
+	switch kind {
+	case "email":
+		for _, part := range []string{"imap", "smtp"} {
+			m, _ := st[part].(map[string]any)
+			if err := p.CheckHost(ctx, str(m, "host")); err != nil {
+				return errUnprocessable(part + ".host: " + err.Error())
+			}
+		}
+	case "messenger", "x":
+		key := map[string]string{"messenger": "graph_base_url", "x": "api_base_url"}[kind]
+		if u := str(st, key); u != "" {
+			if err := p.CheckURL(ctx, u); err != nil {
+				return errUnprocessable(key + ": " + err.Error())
+			}
+		}
 	}
 	return nil
 }
@@ -402,12 +478,17 @@ func (s *Server) revokeToken(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	s.hub.DisconnectCredential(tokenRef(id), reasonSignedOut)
 	s.store.Audit(ctx, "agent", me.ID, "token.revoke", "token", fmt.Sprint(id), nil)
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
 func (s *Server) auditLog(c *fiber.Ctx) error {
-	list, err := s.store.AuditLog(c.UserContext(), c.Query("subject"), c.Query("ref"), c.QueryInt("limit", 100))
+	limit, err := queryLimit(c, 100, 500)
+	if err != nil {
+		return err
+	}
+	list, err := s.store.AuditLog(c.UserContext(), c.Query("subject"), c.Query("ref"), limit)
 	if err != nil {
 		return err
 	}

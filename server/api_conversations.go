@@ -33,6 +33,24 @@ func queryInt(c *fiber.Ctx, name string) (int64, error) {
 	return n, nil
 }
 
+// queryLimit reads a list's ?limit=: def when absent, at most max (a bigger one gets
+// max, as if the client had asked for what it may have), and a clear 400 for
+// anything but a positive number, so that no limit ever means "everything".
+func queryLimit(c *fiber.Ctx, def, max int) (int, error) {
+	v := c.Query("limit")
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil && errors.Is(err, strconv.ErrRange) && !strings.HasPrefix(v, "-") {
+		return max, nil
+	}
+	if err != nil || n < 1 {
+		return 0, errBadRequest("limit must be a number from 1 to %d, not %q", max, v)
+	}
+	return min(n, max), nil
+}
+
 // decodeBody reads a JSON body into v, with a clear error for bad JSON.
 func decodeBody(c *fiber.Ctx, v any) error {
 	body := c.Body()
@@ -72,13 +90,13 @@ func (s *Server) listConversations(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(c, "limit")
+	limit, err := queryLimit(c, 50, 200)
 	if err != nil {
 		return err
 	}
 	list, next, err := s.store.Conversations(c.UserContext(), store.ConversationFilter{
 		Status: c.Query("status"), InboxID: inbox, Assignee: c.Query("assignee"), Tag: c.Query("tag"),
-		Query: c.Query("q"), ContactID: contact, Limit: int(limit), Cursor: c.Query("cursor"), AgentID: currentAgent(c).ID,
+		Query: c.Query("q"), ContactID: contact, Limit: limit, Cursor: c.Query("cursor"), AgentID: currentAgent(c).ID,
 		Sort: c.Query("sort"), SLA: c.Query("sla"), // sort=due, sla=breached|due_soon (store/sla.go)
 	})
 	if err != nil {
@@ -159,7 +177,8 @@ func (s *Server) listMessages(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(c, "limit")
+	// without a limit, every message: a conversation is read whole
+	limit, err := queryLimit(c, 0, 1000)
 	if err != nil {
 		return err
 	}
@@ -167,7 +186,7 @@ func (s *Server) listMessages(c *fiber.Ctx) error {
 	if _, err := s.store.Conversation(ctx, id, 0); err != nil {
 		return err
 	}
-	msgs, err := s.store.Messages(ctx, id, store.MessageFilter{AfterID: after, BeforeID: before, Limit: int(limit)})
+	msgs, err := s.store.Messages(ctx, id, store.MessageFilter{AfterID: after, BeforeID: before, Limit: limit})
 	if err != nil {
 		return err
 	}

@@ -137,7 +137,7 @@ func (s *Server) detectDataRequest(ctx context.Context, conv *store.Conversation
 // ---- requests
 
 func (s *Server) listDataRequests(c *fiber.Ctx) error {
-	limit, err := queryInt(c, "limit")
+	limit, err := queryLimit(c, 100, 1000)
 	if err != nil {
 		return err
 	}
@@ -156,7 +156,7 @@ func (s *Server) listDataRequests(c *fiber.Ctx) error {
 	}
 	list, next, err := s.store.DataRequests(ctx, store.DataRequestFilter{
 		Status: c.Query("status"), Type: c.Query("type"), ContactID: contact, ConversationID: conv,
-		Limit: int(limit), Cursor: c.Query("cursor"),
+		Limit: limit, Cursor: c.Query("cursor"),
 	})
 	if err != nil {
 		return err
@@ -358,6 +358,10 @@ func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reas
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return nil, errUnprocessable("an extension needs extend_reason: the customer must be told why (Art. 12(3) GDPR)")
+	}
+	// checked here, not only by the store: the notice goes to the customer first
+	if err := store.CheckLen("extend_reason", reason, store.MaxNoteLen); err != nil {
+		return nil, err
 	}
 	if months == 0 {
 		months = 2
@@ -623,11 +627,11 @@ func (s *Server) updateCompanySettings(c *fiber.Ctx) error {
 // ---- notifications
 
 func (s *Server) listNotifications(c *fiber.Ctx) error {
-	limit, err := queryInt(c, "limit")
+	limit, err := queryLimit(c, 50, 200)
 	if err != nil {
 		return err
 	}
-	list, unread, err := s.store.Notifications(c.UserContext(), currentAgent(c).ID, int(limit))
+	list, unread, err := s.store.Notifications(c.UserContext(), currentAgent(c).ID, limit)
 	if err != nil {
 		return err
 	}

@@ -19,11 +19,11 @@ type incidentView struct {
 
 // GET /api/v1/incidents: open incidents first, then upcoming maintenance, then history.
 func (s *Server) listIncidents(c *fiber.Ctx) error {
-	limit, err := queryInt(c, "limit")
+	limit, err := queryLimit(c, 100, 500)
 	if err != nil {
 		return err
 	}
-	list, err := s.store.Incidents(c.UserContext(), store.IncidentFilter{Limit: int(limit)})
+	list, err := s.store.Incidents(c.UserContext(), store.IncidentFilter{Limit: limit})
 	if err != nil {
 		return err
 	}

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,7 +51,13 @@ func NewAPIToken() string { return "kibo_" + NewSecret(24) }
 // a dummy hash to spend the same time when the e-mail address is unknown
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("kibo-timing-equaliser"), bcrypt.DefaultCost)
 
+// checkPassword signs an agent in, through the throttle: a refused attempt costs no
+// bcrypt and gets the wait (errTooManyAttempts).
 func (s *Server) checkPassword(c *fiber.Ctx, email, password string) (*store.Agent, error) {
+	try, wait := s.logins.begin(email, s.clientIP(c))
+	if try == nil {
+		return nil, errTooManyAttempts(c, wait)
+	}
 	a, err := s.store.AgentByEmail(c.UserContext(), email)
 	if err != nil {
 		bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
@@ -57,7 +66,22 @@ func (s *Server) checkPassword(c *fiber.Ctx, email, password string) (*store.Age
 	if bcrypt.CompareHashAndPassword([]byte(a.PasswordHash), []byte(password)) != nil || a.DisabledAt != nil {
 		return nil, errUnauthorized("wrong e-mail address or password")
 	}
+	try.succeeded()
 	return a, nil
+}
+
+// checkCurrentPassword is the proof an agent gives to change their own password; it
+// goes through the login throttle, or a stolen session could guess it.
+func (s *Server) checkCurrentPassword(c *fiber.Ctx, me *store.Agent, password string) error {
+	try, wait := s.logins.begin(me.Email, s.clientIP(c))
+	if try == nil {
+		return errTooManyAttempts(c, wait)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(me.PasswordHash), []byte(password)) != nil {
+		return errForbidden("the current password is wrong")
+	}
+	try.succeeded()
+	return nil
 }
 
 func (s *Server) startSession(c *fiber.Ctx, a *store.Agent) error {
@@ -76,8 +100,42 @@ func (s *Server) startSession(c *fiber.Ctx, a *store.Agent) error {
 const (
 	localAgent = "agent"
 	localCSRF  = "csrf"
-	localVia   = "via" // "session" or "token"
+	localVia   = "via"  // "session" or "token"
+	localCred  = "cred" // *credential
 )
+
+// credential is what authenticated a request: a session cookie or an API token. A
+// socket keeps it to check, now and then, that it still holds, and the hub knows its
+// pages by ref so that ending it closes them.
+type credential struct {
+	via     string // "session" or "token"
+	secret  string // the cookie or the token (a copy: Fiber reuses its buffers)
+	tokenID int64
+}
+
+func sessionRef(token string) string { return "session:" + store.HashToken(token) }
+func tokenRef(id int64) string       { return "token:" + strconv.FormatInt(id, 10) }
+
+func (cr *credential) ref() string {
+	if cr.via == "token" {
+		return tokenRef(cr.tokenID)
+	}
+	return sessionRef(cr.secret)
+}
+
+// agent is who the credential stands for now: store.ErrNotFound once it ended (logout,
+// expiry, revocation) or its agent was disabled.
+func (s *Server) credentialAgent(ctx context.Context, cr *credential) (*store.Agent, error) {
+	if cr.via == "token" {
+		a, id, err := s.store.TokenAgent(ctx, cr.secret)
+		if err == nil && id != cr.tokenID {
+			return nil, store.ErrNotFound
+		}
+		return a, err
+	}
+	a, _, err := s.store.SessionAgent(ctx, cr.secret)
+	return a, err
+}
 
 func currentAgent(c *fiber.Ctx) *store.Agent {
 	a, _ := c.Locals(localAgent).(*store.Agent)
@@ -93,15 +151,18 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		if !ok {
 			return errUnauthorized("the Authorization header must be 'Bearer <token>'")
 		}
-		a, err := s.store.TokenAgent(ctx, strings.TrimSpace(tok))
+		secret := strings.Clone(strings.TrimSpace(tok))
+		a, id, err := s.store.TokenAgent(ctx, secret)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {
 				return errUnauthorized("this API token is unknown or revoked")
 			}
 			return err
 		}
+		s.tokenUse.saw(id, s.cfg.Now())
 		c.Locals(localAgent, a)
 		c.Locals(localVia, "token")
+		c.Locals(localCred, &credential{via: "token", secret: secret, tokenID: id})
 		return nil
 	}
 	if tok := c.Cookies(sessionCookie); tok != "" {
@@ -110,6 +171,7 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 			c.Locals(localAgent, a)
 			c.Locals(localCSRF, csrf)
 			c.Locals(localVia, "session")
+			c.Locals(localCred, &credential{via: "session", secret: strings.Clone(tok)})
 			return nil
 		}
 		if !errors.Is(err, store.ErrNotFound) {
@@ -144,7 +206,7 @@ func (s *Server) requirePage(c *fiber.Ctx) error {
 		return err
 	}
 	if currentAgent(c) == nil {
-		return c.Redirect("/login?next="+c.OriginalURL(), fiber.StatusSeeOther)
+		return c.Redirect("/login?next="+url.QueryEscape(c.OriginalURL()), fiber.StatusSeeOther)
 	}
 	return c.Next()
 }

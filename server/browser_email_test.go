@@ -8,7 +8,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +23,8 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
+
+	"kibo/connectors/email"
 )
 
 // Every active payload reports to the page around it with postMessage, which crosses
@@ -264,4 +272,129 @@ func frameTreeEval[T any](t *testing.T, tb *tab, js string) T {
 		t.Fatalf("frame value %s: %v", raw, err)
 	}
 	return v
+}
+
+// countingListener counts the connections a server accepts: a browser that merely
+// tries to fetch a tracking pixel has told its sender the mail was opened, whether or
+// not the image then loads (the test server's certificate is not one Chromium trusts).
+type countingListener struct {
+	net.Listener
+	n atomic.Int32
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
+}
+
+// A mail with a remote image (a tracking pixel) and an inline one: opening it shows
+// the inline image and fetches nothing remote; only the agent's click on "Load remote
+// images" does.
+func TestBrowserRemoteImagesWaitForTheClick(t *testing.T) {
+	k := startKibo(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pixelLn := &countingListener{Listener: ln}
+	pixel := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "image/gif")
+		w.Write([]byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;"))
+	}))
+	pixel.Listener = pixelLn
+	pixel.Config.ErrorLog = log.New(io.Discard, "", 0) // Chromium refuses its certificate
+	pixel.StartTLS()
+	defer pixel.Close()
+
+	ctx := context.Background()
+	in, err := k.st.CreateInbox(ctx, "email", "Support mail", "", map[string]any{"address": "support@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := strings.ReplaceAll(`From: Newsletter Shop <news@shop.example>
+To: support@example.com
+Subject: Your order has shipped
+Message-ID: <tracked-1@shop.example>
+Date: Thu, 26 Nov 2026 08:00:00 +0000
+MIME-Version: 1.0
+Content-Type: multipart/related; boundary="rel"
+
+--rel
+Content-Type: text/html; charset=utf-8
+
+<p>Your <b>order</b> has shipped.</p>
+<p><img src="PIXEL/open.gif?r=ann" alt="" width="1" height="1"></p>
+<p><img src="cid:logo@shop.example" alt="Shop logo" width="16" height="16"></p>
+--rel
+Content-Type: image/png
+Content-ID: <logo@shop.example>
+Content-Disposition: inline; filename="logo.png"
+Content-Transfer-Encoding: base64
+
+iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==
+--rel--
+`, "PIXEL", pixel.URL)
+	raw = strings.ReplaceAll(raw, "\n", "\r\n")
+	p, err := email.Parse([]byte(raw), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := (sink{k.srv}).Deliver(ctx, email.ToInbound(in.ID, p, []byte(raw)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if html := k.messages(got.ConversationID)[0]["html"].(string); !strings.Contains(html, pixel.URL) {
+		t.Fatalf("the remote image is not in the message's HTML, the test would prove nothing:\n%s", html)
+	}
+
+	br := newBrowser(t)
+	agent := br.tab("agent")
+	loginAgent(agent, k.base, "sam@example.com", "agent-password")
+	showView(agent, "open")
+	agent.click(rowSel(got.ConversationID))
+	frame := `document.querySelector('#thread iframe.msg-html')`
+	agent.waitJS("the mail in its frame", frame, 10*time.Second)
+	time.Sleep(1500 * time.Millisecond)
+	if n := pixelLn.n.Load(); n != 0 {
+		t.Fatalf("opening the mail made %d connections to the tracking pixel's server", n)
+	}
+	agent.waitJS("the notice about remote images", `document.querySelector('#thread .msg-images-load')`, 5*time.Second)
+
+	// the inline image shows; the remote one is neither shown nor fetched
+	inlineShown := func() bool {
+		v := frameEval[map[string]float64](t, agent, `({
+		  inline: Array.from(document.images).filter((i) => i.src.startsWith('data:image/png') && i.complete && i.naturalWidth > 0).length,
+		  remote: Array.from(document.images).filter((i) => /^https?:/.test(i.getAttribute('src') || '')).length,
+		})`)
+		if v["remote"] != 0 {
+			t.Errorf("the frame holds a remote image before the click: %v", v)
+		}
+		return v["inline"] == 1
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !inlineShown() {
+		if time.Now().After(deadline) {
+			t.Fatal("the inline (cid:) image does not show")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if n := pixelLn.n.Load(); n != 0 {
+		t.Fatalf("showing the mail made %d connections to the tracking pixel's server", n)
+	}
+	agent.screenshot("remote-images-blocked")
+
+	agent.click(`document.querySelector('#thread .msg-images-load')`)
+	for deadline := time.Now().Add(10 * time.Second); pixelLn.n.Load() == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("after the click, the remote image was never requested")
+		}
+	}
+	agent.waitJS("the frame without the notice", frame+` && !document.querySelector('#thread .msg-images-load')`, 5*time.Second)
+	// the choice holds for this message when the agent switches views
+	agent.click(`document.querySelector('#thread .msg-toggle')`)
+	agent.click(`document.querySelector('#thread .msg-toggle')`)
+	agent.waitJS("the formatted view, still with remote images", frame+` && !document.querySelector('#thread .msg-images-load')`, 5*time.Second)
 }

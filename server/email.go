@@ -20,6 +20,7 @@ func (s *Server) registerEmailChannel() {
 		}
 		cfg.OnStatus = report
 		cfg.Logger = s.log.With("inbox", in.ID)
+		cfg.AllowPrivateHosts = s.cfg.AllowPrivateHosts
 		return email.New(in.ID, cfg, mailState{s.store, s})
 	})
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -31,6 +33,13 @@ func errUnauthorized(msg string) error {
 
 func errNotFound(format string, args ...any) error {
 	return &apiError{fiber.StatusNotFound, "not_found", fmt.Sprintf(format, args...)}
+}
+
+// errTooManyAttempts is 429 with the wait in Retry-After.
+func errTooManyAttempts(c *fiber.Ctx, wait time.Duration) error {
+	n := retryAfter(wait)
+	c.Set(fiber.HeaderRetryAfter, strconv.Itoa(n))
+	return &apiError{fiber.StatusTooManyRequests, "rate_limited", fmt.Sprintf("too many wrong passwords: try again in %d s", n)}
 }
 
 func errUnprocessable(msg string) error {
@@ -65,8 +74,8 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	default:
 		s.log.Error("request failed", "method", c.Method(), "path", c.Path(), "err", err)
 	}
-	if status == fiber.StatusServiceUnavailable || status == fiber.StatusTooManyRequests {
-		c.Set(fiber.HeaderRetryAfter, "2")
+	if (status == fiber.StatusServiceUnavailable || status == fiber.StatusTooManyRequests) && len(c.Response().Header.Peek(fiber.HeaderRetryAfter)) == 0 {
+		c.Set(fiber.HeaderRetryAfter, "2") // unless the handler knows better
 	}
 	if !strings.HasPrefix(c.Path(), "/api/") && !strings.HasPrefix(c.Path(), "/webhooks/") && strings.Contains(c.Get(fiber.HeaderAccept), "text/html") {
 		return c.Status(status).Type("html").SendString("<!doctype html><title>Kibo</title><p style=\"font:16px system-ui;margin:3em\">" +

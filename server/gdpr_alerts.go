@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"kibo/server/gdpr"
+	"kibo/server/hub"
 	"kibo/store"
 )
 
@@ -115,7 +116,7 @@ func (s *Server) sendDataRequestAlert(ctx context.Context, dr *store.DataRequest
 		ids[i] = a.ID
 	}
 	if len(ids) > 0 {
-		s.hub.Publish(map[string]any{"type": "notification.created", "agent_ids": ids, "kind": "data_request", "text": text, "link": link})
+		s.hub.PublishTo(map[string]any{"type": "notification.created", "agent_ids": ids, "kind": "data_request", "text": text, "link": link}, hub.Agents(ids...))
 	}
 	if len(mails) > 0 {
 		s.outbox.wake()

@@ -5,9 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"math/rand/v2"
+	"net"
+	"net/url"
 	"time"
 
 	"kibo/connectors"
+	"kibo/connectors/email"
+	"kibo/connectors/netguard"
 	"kibo/store"
 )
 
@@ -134,17 +138,42 @@ func (w *outboxWorker) send(ctx context.Context, it *store.OutboxItem) {
 		if errors.As(err, &ra) && ra.After > delay {
 			delay = ra.After
 		}
-		s.store.OutboxRetry(ctx, it.ID, err.Error(), s.store.Now().Add(delay))
+		s.store.OutboxRetry(ctx, it.ID, retryText(err), s.store.Now().Add(delay))
 		s.log.Info("send will be retried", "outbox", it.ID, "in", delay, "err", err)
 	}
 	if it.MessageID != 0 {
 		if m, e := s.store.Message(ctx, it.MessageID); e == nil {
 			if err != nil && !connectors.IsPermanent(err) && m.Delivery == "queued" {
-				m.DeliveryError = "retrying: " + err.Error()
+				m.DeliveryError = "retrying: " + retryText(err)
 			}
 			s.publishMessageUpdate(m)
 		}
 	}
+}
+
+// retryText is what agents are shown of a send that will be retried (on the message,
+// and in an incident's delivery report). A failure to connect names hosts, addresses
+// and the resolver's words: those stay in the log and in the inbox's error, which only
+// admins read in full.
+func retryText(err error) string {
+	var (
+		conn  *email.ConnError
+		netw  net.Error
+		urlE  *url.Error
+		ra    *connectors.RetryAfterError
+		dnsE  *net.DNSError
+		opErr *net.OpError
+	)
+	switch {
+	case errors.As(err, &ra) && !errors.As(err, &urlE) && !errors.As(err, &netw):
+		return err.Error()
+	case errors.As(err, &conn) && conn.Auth:
+		return "the channel's server refused Kibo's login; an admin must check the inbox's settings"
+	case errors.Is(err, netguard.ErrBlocked), errors.As(err, &conn), errors.As(err, &urlE), errors.As(err, &dnsE),
+		errors.As(err, &opErr), errors.As(err, &netw):
+		return "the channel's server could not be reached; Kibo tries again (an admin can see why in the log)"
+	}
+	return err.Error()
 }
 
 // retryDelay backs off exponentially with jitter, from base (5 s) up to 30 min.

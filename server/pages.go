@@ -2,6 +2,8 @@ package server
 
 import (
 	"bytes"
+	"errors"
+	"net/url"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -27,10 +29,24 @@ func (s *Server) render(c *fiber.Ctx, status int, name, title string, data any) 
 	if err := s.pages.ExecuteTemplate(&buf, name, p); err != nil {
 		return err
 	}
-	c.Set("Content-Security-Policy", "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; frame-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+	c.Set("Content-Security-Policy", pageCSP)
 	c.Set("X-Content-Type-Options", "nosniff")
 	c.Set("Referrer-Policy", "same-origin")
 	return c.Status(status).Type("html").Send(buf.Bytes())
+}
+
+// pageCSP is the policy of Kibo's own pages. Scripts come only from Kibo's files: the
+// pages carry no inline script (what a page needs from the server is a JSON block,
+// layout.html), so markup that slipped into a page could not run.
+const pageCSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; frame-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+
+// demoCSP is the policy of the demo page, which embeds the widget as a customer's
+// site would: its script and socket from Kibo's public address (which may not be the
+// address the page was asked at), its styles inline, nothing else.
+func demoCSP(base string) string {
+	ws := "ws" + strings.TrimPrefix(base, "http")
+	return "default-src 'self'; script-src 'self' " + base + "; style-src 'self' 'unsafe-inline'; img-src 'self' data: " + base +
+		"; connect-src 'self' " + base + " " + ws + "; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 
 func (s *Server) loginPage(c *fiber.Ctx) error {
@@ -45,6 +61,14 @@ func (s *Server) login(c *fiber.Ctx) error {
 	next := safeNext(c.FormValue("next"))
 	a, err := s.checkPassword(c, email, password)
 	if err != nil {
+		var ae *apiError
+		if errors.As(err, &ae) && ae.Status == fiber.StatusTooManyRequests {
+			return s.render(c, ae.Status, "login.html", "Sign in", map[string]any{"Error": "Too many wrong passwords. Wait " +
+				c.GetRespHeader(fiber.HeaderRetryAfter) + " seconds, then try again.", "Email": email, "Next": next})
+		}
+		if !errors.As(err, &ae) {
+			return err
+		}
 		return s.render(c, fiber.StatusUnauthorized, "login.html", "Sign in", map[string]any{"Error": "Wrong e-mail address or password.", "Email": email, "Next": next})
 	}
 	if err := s.startSession(c, a); err != nil {
@@ -53,17 +77,58 @@ func (s *Server) login(c *fiber.Ctx) error {
 	return c.Redirect(next, fiber.StatusSeeOther)
 }
 
-// safeNext keeps redirects after login on this site.
+// safeNext keeps the redirect after login on this site. next comes from the query or
+// the form, already decoded once; it is followed only when it is a clean path on this
+// host, and anything else sends the agent to the inbox. A Location header is not
+// sanitised on its way out, so a CR or LF here would start a header of the attacker's
+// (a session cookie, say); and browsers drop tab, CR and LF from a URL before parsing
+// it, so "/\t/evil.example" is "//evil.example" to them. Every decoded form is
+// checked too: what is harmless here may be decoded again by the next hop.
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
-		return "/inbox"
+	const home = "/inbox"
+	if next == "" || len(next) > 2048 {
+		return home
+	}
+	for form, i := next, 0; ; i++ {
+		if !cleanPath(form) {
+			return home
+		}
+		dec, err := url.PathUnescape(form)
+		if err != nil || dec == form {
+			break // nothing more to decode, for us or a browser
+		}
+		if i == 3 { // still decoding: nobody writes a link like that
+			return home
+		}
+		form = dec
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" {
+		return home
 	}
 	return next
 }
 
+// cleanPath tells whether p is printable ASCII without backslashes, starting with one
+// slash and not two (a scheme-relative URL leaves the site).
+func cleanPath(p string) bool {
+	if len(p) == 0 || p[0] != '/' || (len(p) > 1 && p[1] == '/') {
+		return false
+	}
+	for i := 0; i < len(p); i++ {
+		if b := p[i]; b < 0x20 || b >= 0x7f || b == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Server) logout(c *fiber.Ctx) error {
 	if tok := c.Cookies(sessionCookie); tok != "" {
-		s.store.DeleteSession(c.UserContext(), tok)
+		if err := s.store.DeleteSession(c.UserContext(), tok); err != nil {
+			return err
+		}
+		s.hub.DisconnectCredential(sessionRef(tok), reasonSignedOut)
 	}
 	c.ClearCookie(sessionCookie)
 	return c.Redirect("/login", fiber.StatusSeeOther)
@@ -123,10 +188,14 @@ func (s *Server) demoPage(c *fiber.Ctx) error {
 	if key == "" {
 		return errNotFound("there is no chat inbox yet: create one in Settings")
 	}
+	base := s.baseURL(c)
 	var buf bytes.Buffer
-	if err := s.pages.ExecuteTemplate(&buf, "demo.html", map[string]any{"BaseURL": s.baseURL(c), "PublicKey": key}); err != nil {
+	if err := s.pages.ExecuteTemplate(&buf, "demo.html", map[string]any{"BaseURL": base, "PublicKey": key}); err != nil {
 		return err
 	}
+	c.Set("Content-Security-Policy", demoCSP(base))
+	c.Set("X-Content-Type-Options", "nosniff")
+	c.Set("Referrer-Policy", "same-origin")
 	return c.Type("html").Send(buf.Bytes())
 }
 

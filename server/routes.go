@@ -6,6 +6,8 @@ import (
 )
 
 // routes is the one route table: every path the server answers, with its guard.
+// routes_test.go says again who may call each route and calls every one anonymously,
+// as an agent and as an admin: a route added here must be added there too.
 func (s *Server) routes() {
 	app := s.app
 	app.Use(s.countRequests)

@@ -21,6 +21,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"kibo/connectors/chat"
+	"kibo/connectors/netguard"
 	"kibo/server/hub"
 	"kibo/store"
 	"kibo/ui"
@@ -32,8 +33,12 @@ type Config struct {
 	// PublicURL is how browsers reach Kibo (for the widget snippet and cookies); empty
 	// means the address of each request.
 	PublicURL string
-	// SecureCookies forces the Secure flag; it is also set for https requests.
+	// SecureCookies forces the Secure flag on the session cookie; it is on when
+	// PublicURL is https, and set for requests that came over https.
 	SecureCookies bool
+	// TrustedProxies are the reverse proxies (IPs or CIDR ranges) whose
+	// X-Forwarded-For, -Proto and -Host headers are believed; nobody's by default.
+	TrustedProxies []string
 	// MaxInFlight caps concurrent API requests; past it Kibo answers 503 with
 	// Retry-After instead of stalling.
 	MaxInFlight int
@@ -51,6 +56,18 @@ type Config struct {
 	MaxHandshakes    int
 	HandshakeTimeout time.Duration
 	Chat             chat.Limits
+	// AllowPrivateHosts lets the hosts an admin types (IMAP and SMTP servers, the
+	// Messenger and X API base URLs, the alerts webhook) be loopback, private or
+	// link-local addresses (netguard). Off, they are refused when saved and on every
+	// connection; tests and a mail server on Kibo's own machine turn it on.
+	AllowPrivateHosts bool
+	// CredentialRecheck is how often an agent's open socket checks that its session or
+	// token still holds (ended from another process, expired); zero means 30 s.
+	// Within Kibo, logout, revocation and changes of access close sockets at once.
+	CredentialRecheck time.Duration
+	// TokenUseEvery is the least time between two writes of one API token's
+	// last_used_at; zero means a minute.
+	TokenUseEvery time.Duration
 	// OutboxInterval is how often the outbox looks for due sends when not woken.
 	OutboxInterval time.Duration
 	// RetryBase is the first wait before a failed send is tried again; it doubles up
@@ -79,6 +96,9 @@ type Server struct {
 	liveCounts *countsPusher
 	metrics    *metrics
 	ops        *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
+	tokenUse   *tokenUse // API tokens' last_used_at, written off the request path
+	proxies    *trustedProxies
+	logins     *loginThrottle // throttle.go
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search
@@ -104,6 +124,19 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.CredentialRecheck <= 0 {
+		cfg.CredentialRecheck = 30 * time.Second
+	}
+	if cfg.TokenUseEvery <= 0 {
+		cfg.TokenUseEvery = time.Minute
+	}
+	if strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://") {
+		cfg.SecureCookies = true
+	}
+	proxies, err := parseTrustedProxies(cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
 	limitDefaults(&cfg)
 	pages, err := ui.Templates()
 	if err != nil {
@@ -111,7 +144,8 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(), ops: newOps(),
 		listSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait), longSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait),
-		handshakeSlots: newGate(cfg.MaxHandshakes, 0)}
+		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery), proxies: proxies,
+		logins: newLoginThrottle(cfg.Now)}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
 	s.registerSocialChannels()
@@ -128,10 +162,19 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          60 * time.Second,
 		IdleTimeout:           120 * time.Second,
-		ProxyHeader:           "",
+		// X-Forwarded-Proto and -Host count only from a trusted proxy; the client's
+		// address is read by clientIP (proxies.go), not by c.IP()
+		EnableTrustedProxyCheck: true,
+		TrustedProxies:          proxies.list(),
+		ProxyHeader:             "",
 	})
 	s.routes()
 	return s, nil
+}
+
+// hosts is the policy for the hosts admins type into settings.
+func (s *Server) hosts() netguard.Policy {
+	return netguard.Policy{AllowPrivate: s.cfg.AllowPrivateHosts}
 }
 
 // App is the Fiber app, for tests (app.Test).
@@ -162,6 +205,8 @@ func (s *Server) Start(ctx context.Context) {
 	go func() { defer s.bg.Done(); s.optimizeStore(ctx) }()
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.runDataRequestAlerts(ctx) }()
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.tokenUse.run(ctx, s.store, s.cfg.Now, s.log) }()
 	s.startOps(ctx)
 	s.ready.Store(true)
 }

@@ -55,7 +55,9 @@ func startKiboTuned(t *testing.T, now func() time.Time, tune func(*Config)) *tes
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cfg := Config{OutboxInterval: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond, Chat: chat.Limits{MessagesPerSecond: 1000, Burst: 1000}, Now: now}
+	cfg := Config{OutboxInterval: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond, Chat: chat.Limits{MessagesPerSecond: 1000, Burst: 1000}, Now: now,
+		// the tests' Dovecot, SMTP, Graph API and X servers listen on loopback
+		AllowPrivateHosts: true}
 	if tune != nil {
 		tune(&cfg)
 	}

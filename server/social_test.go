@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -232,5 +234,99 @@ func TestXWebhookCRCAndSignedEvents(t *testing.T) {
 	}
 	if msgs := k.messages(int64(list.Conversations[0]["id"].(float64))); len(msgs) != 1 || msgs[0]["text"] != "Hello World!" {
 		t.Fatalf("messages: %v", msgs)
+	}
+}
+
+// The attack on the CRC: ask Kibo to answer a CRC whose token is a forged webhook body,
+// then post that body with the answer as its signature. The CRC refuses such a token,
+// and a body signed with the real secret still needs this inbox's account.
+func TestXWebhookCRCIsNoSigningOracle(t *testing.T) {
+	k := startKibo(t)
+	var inbox map[string]any
+	k.api("POST", "/api/v1/inboxes", k.adminToken, map[string]any{"kind": "x", "name": "X", "settings": map[string]any{
+		"user_id": "42", "consumer_key": "ck", "consumer_secret": "consumer-secret", "access_token": "at", "access_secret": "as",
+		"api_base_url": "https://api.x-test.invalid", "poll_interval": "1h",
+	}}, &inbox, 201)
+	hook := fmt.Sprintf("/webhooks/x/%v", inbox["id"])
+	forged := func(forUser string) []byte {
+		b, _ := json.Marshal(map[string]any{
+			"for_user_id": forUser,
+			"direct_message_events": []any{map[string]any{
+				"type": "message_create", "id": "1" + forUser, "created_timestamp": "1516403560557",
+				"message_create": map[string]any{"target": map[string]any{"recipient_id": "42"}, "sender_id": "666",
+					"message_data": map[string]any{"text": "Real CEO here: wire the money today"}},
+			}},
+			"users": map[string]any{"666": map[string]any{"id": "666", "name": "Real CEO", "screen_name": "realceo"}},
+		})
+		return b
+	}
+	body := forged("42")
+	resp, err := http.Get(k.base + hook + "?crc_token=" + url.QueryEscape(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crc map[string]string
+	json.NewDecoder(resp.Body).Decode(&crc)
+	resp.Body.Close()
+	if resp.StatusCode != 400 || crc["response_token"] != "" {
+		t.Errorf("CRC with a webhook body as token: %d %v, want 400 and no answer", resp.StatusCode, crc)
+	}
+	if crc["response_token"] != "" {
+		code, out := k.post(hook, map[string]string{"x-twitter-webhooks-signature": crc["response_token"]}, body)
+		t.Logf("the forged body posted with the CRC answer as its signature: %d %s", code, out)
+	}
+	// bodies signed with the real secret, but not for this inbox's account
+	sign := func(b []byte) string {
+		m := hmac.New(sha256.New, []byte("consumer-secret"))
+		m.Write(b)
+		return "sha256=" + base64.StdEncoding.EncodeToString(m.Sum(nil))
+	}
+	noUser := bytes.Replace(forged("42"), []byte(`"for_user_id":"42",`), nil, 1)
+	for _, b := range [][]byte{forged("43"), noUser} {
+		if code, out := k.post(hook, map[string]string{"x-twitter-webhooks-signature": sign(b)}, b); code != 400 {
+			t.Errorf("a signed body for another account: %d %s, want 400", code, out)
+		}
+	}
+	var list struct {
+		Conversations []map[string]any `json:"conversations"`
+	}
+	k.api("GET", fmt.Sprintf("/api/v1/conversations?inbox=%v", inbox["id"]), k.adminToken, nil, &list, 200)
+	if len(list.Conversations) != 0 {
+		t.Fatalf("a forged DM was stored: %v", list.Conversations)
+	}
+	// a real token still gets its answer
+	resp, err = http.Get(k.base + hook + "?crc_token=NjgzMTk4OTQ0NzU0NTk2ODgw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	json.NewDecoder(resp.Body).Decode(&crc)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || crc["response_token"] != sign([]byte("NjgzMTk4OTQ0NzU0NTk2ODgw")) {
+		t.Errorf("a real token: %d %v", resp.StatusCode, crc)
+	}
+}
+
+// Facebook's handshake echoes its challenge: only a plain token, as plain text.
+func TestMessengerChallengeEchoesOnlyAToken(t *testing.T) {
+	k := startKibo(t)
+	var inbox map[string]any
+	k.api("POST", "/api/v1/inboxes", k.adminToken, map[string]any{"kind": "messenger", "name": "FB", "settings": map[string]any{
+		"page_id": "1", "page_access_token": "t", "app_secret": "app-secret", "verify_token": "verify-me",
+		"graph_base_url": "https://graph.fb-test.invalid",
+	}}, &inbox, 201)
+	hook := fmt.Sprintf("%s/webhooks/messenger/%v?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=", k.base, inbox["id"])
+	for challenge, want := range map[string]int{"1158201444": 200, "<script>alert(1)</script>": 403, `{"object":"page"}`: 403} {
+		resp, err := http.Get(hook + url.QueryEscape(challenge))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("challenge %q: %d %s, want %d", challenge, resp.StatusCode, b, want)
+		}
+		if want == 200 && (string(b) != challenge || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") || resp.Header.Get("X-Content-Type-Options") != "nosniff") {
+			t.Errorf("challenge answered %q as %q", b, resp.Header)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 
 	"kibo/connectors"
 	"kibo/connectors/chat"
+	"kibo/server/hub"
 	"kibo/store"
 )
 
@@ -53,7 +55,7 @@ func (s *Server) checkWidgetInbox(c *fiber.Ctx) error {
 	}
 	c.Locals("inbox_key", key)
 	c.Locals("origin", c.Get(fiber.HeaderOrigin))
-	c.Locals("ip", c.IP())
+	c.Locals("ip", s.clientIP(c))
 	return nil
 }
 
@@ -146,15 +148,37 @@ func (s *Server) agentUpgrade(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// Why the hub closes an agent's socket (hub.Disconnect), and the close code each gets:
+// a page told it was signed out goes to the login; one told its access changed
+// reconnects at once and hears what its agent may hear now.
+const (
+	reasonSignedOut     = "signed out"
+	reasonAccessChanged = "access changed"
+	closeSignedOut      = 4401
+	closeAccessChanged  = 4409
+)
+
 func (s *Server) agentSocket(conn *websocket.Conn) {
 	agent, _ := conn.Locals(localAgent).(*store.Agent)
+	cred, _ := conn.Locals(localCred).(*credential)
 	since, _ := conn.Locals("since").(int64)
-	if agent == nil {
+	if agent == nil || cred == nil {
 		conn.Close()
 		return
 	}
-	sub, current, resync := s.hub.Subscribe(agent.ID, agent.Name, since, 512)
+	viewer := hub.Viewer{AgentID: agent.ID, Name: agent.Name, Admin: agent.IsAdmin(), Credential: cred.ref()}
+	sub, current, resync := s.hub.Subscribe(viewer, since, 512)
 	defer s.hub.Unsubscribe(sub)
+	// a logout or revocation between the upgrade and Subscribe missed this page:
+	// look once more now that any later one will find it
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	_, err := s.credentialAgent(ctx, cred)
+	cancel()
+	if errors.Is(err, store.ErrNotFound) {
+		conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(closeSignedOut, "signed out: sign in again"), time.Now().Add(time.Second))
+		conn.Close()
+		return
+	}
 	hello, _ := json.Marshal(map[string]any{"type": "hello", "seq": current, "agent": agent})
 	done := make(chan struct{})
 	writerDone := make(chan struct{})
@@ -164,6 +188,13 @@ func (s *Server) agentSocket(conn *websocket.Conn) {
 		defer conn.Close()
 		ping := time.NewTicker(25 * time.Second)
 		defer ping.Stop()
+		// Kibo closes the socket itself when the credential ends here; this catches
+		// what ends elsewhere (expiry, the CLI, another node)
+		recheck := time.NewTicker(s.cfg.CredentialRecheck)
+		defer recheck.Stop()
+		goodbye := func(code int, why string) {
+			conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, why), time.Now().Add(time.Second))
+		}
 		conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		if conn.WriteMessage(websocket.TextMessage, hello) != nil {
 			return
@@ -175,8 +206,15 @@ func (s *Server) agentSocket(conn *websocket.Conn) {
 			select {
 			case b, ok := <-sub.C:
 				if !ok {
-					// dropped for being slow: close so the page reconnects and replays
-					conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, "too slow: reconnect"), time.Now().Add(time.Second))
+					switch sub.Reason() {
+					case reasonSignedOut:
+						goodbye(closeSignedOut, "signed out: sign in again")
+					case reasonAccessChanged:
+						goodbye(closeAccessChanged, "access changed: reconnect")
+					default:
+						// dropped for being slow: close so the page reconnects and replays
+						goodbye(websocket.CloseTryAgainLater, "too slow: reconnect")
+					}
 					return
 				}
 				conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
@@ -185,6 +223,18 @@ func (s *Server) agentSocket(conn *websocket.Conn) {
 				}
 			case <-ping.C:
 				if conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second)) != nil {
+					return
+				}
+			case <-recheck.C:
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				now, err := s.credentialAgent(ctx, cred)
+				cancel()
+				switch {
+				case errors.Is(err, store.ErrNotFound):
+					goodbye(closeSignedOut, "signed out: sign in again")
+					return
+				case err == nil && now.Role != agent.Role:
+					goodbye(closeAccessChanged, "access changed: reconnect")
 					return
 				}
 			case <-done:

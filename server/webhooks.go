@@ -20,6 +20,7 @@ func (s *Server) registerSocialChannels() {
 		return messenger.New(messenger.Config{
 			PageID: str("page_id"), PageAccessToken: str("page_access_token"), AppSecret: str("app_secret"),
 			VerifyToken: str("verify_token"), GraphBaseURL: str("graph_base_url"), OnStatus: report,
+			AllowPrivateHosts: s.cfg.AllowPrivateHosts,
 		})
 	})
 	s.channels.register("x", func(in *store.Inbox, report func(bool, error)) (connectors.Connector, error) {
@@ -28,7 +29,7 @@ func (s *Server) registerSocialChannels() {
 		return x.New(x.Config{
 			InboxID: in.ID, UserID: str("user_id"), ConsumerKey: str("consumer_key"), ConsumerSecret: str("consumer_secret"),
 			AccessToken: str("access_token"), AccessSecret: str("access_secret"), APIBaseURL: str("api_base_url"),
-			PollInterval: poll, OnStatus: report,
+			PollInterval: poll, OnStatus: report, AllowPrivateHosts: s.cfg.AllowPrivateHosts,
 		})
 	})
 }
@@ -60,8 +61,10 @@ func (s *Server) webhook(c *fiber.Ctx) error {
 		if c.Method() == fiber.MethodGet {
 			challenge, ok := ch.Challenge(queryValues(c))
 			if !ok {
-				return errForbidden("the verify token does not match")
+				return errForbidden("the verify token does not match, or hub.challenge is not a plain token")
 			}
+			c.Set("X-Content-Type-Options", "nosniff")
+			c.Type("txt")
 			return c.SendString(challenge)
 		}
 		body := append([]byte(nil), c.Body()...)
@@ -87,7 +90,11 @@ func (s *Server) webhook(c *fiber.Ctx) error {
 			if token == "" {
 				return errBadRequest("crc_token is missing")
 			}
-			return c.JSON(fiber.Map{"response_token": ch.CRC(token)})
+			answer, err := ch.CRC(token)
+			if err != nil {
+				return errBadRequest("%v", err)
+			}
+			return c.JSON(fiber.Map{"response_token": answer})
 		}
 		body := append([]byte(nil), c.Body()...)
 		if !ch.VerifyWebhook(c.Get(x.SignatureHeader), body) {

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"strings"
 	"time"
+
+	"kibo/connectors/mailaddr"
 )
 
 // Agent is a person who answers customers.
@@ -40,19 +42,25 @@ func scanAgent(sc interface{ Scan(...any) error }) (*Agent, error) {
 
 // CreateAgent adds an agent; the e-mail address must be new.
 func (s *Store) CreateAgent(ctx context.Context, email, name, role, passwordHash string) (*Agent, error) {
-	email = strings.TrimSpace(email)
-	name = strings.TrimSpace(name)
-	if !strings.Contains(email, "@") {
-		return nil, invalid("%q is not an e-mail address", email)
+	if err := CheckLen("email", email, MaxEmailLen); err != nil {
+		return nil, err
 	}
+	email, err := mailaddr.Parse(email)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, invalid("an agent needs a name")
+	}
+	if err := CheckLen("name", name, MaxNameLen); err != nil {
+		return nil, err
 	}
 	if role != "admin" && role != "agent" {
 		return nil, invalid("role must be admin or agent, not %q", role)
 	}
 	var id int64
-	err := s.tx(ctx, func(tx *Tx) error {
+	err = s.tx(ctx, func(tx *Tx) error {
 		var err error
 		id, err = tx.insert(ctx, `INSERT INTO agents(email, name, role, password_hash, created_at) VALUES (?, ?, ?, ?, ?)`,
 			email, name, role, passwordHash, formatTime(s.Now()))
@@ -122,9 +130,14 @@ type AgentUpdate struct {
 	Role         *string
 	PasswordHash *string
 	Disabled     *bool
+	// KeepSession is the session (its token) that changed the password, kept when
+	// every other session ends; empty ends them all.
+	KeepSession string
 }
 
-// UpdateAgent changes an agent. The last active admin can't be demoted or disabled.
+// UpdateAgent changes an agent. The last active admin can't be demoted or disabled. A
+// new password ends the agent's sessions (but KeepSession) and revokes their API
+// tokens, so whoever learnt the old one is out; disabling ends the sessions.
 func (s *Store) UpdateAgent(ctx context.Context, id int64, u AgentUpdate) (*Agent, error) {
 	err := s.tx(ctx, func(tx *Tx) error {
 		a, err := scanAgent(tx.queryRow(ctx, `SELECT `+agentColumns+` FROM agents WHERE id = ?`, id))
@@ -137,6 +150,9 @@ func (s *Store) UpdateAgent(ctx context.Context, id int64, u AgentUpdate) (*Agen
 		if u.Name != nil {
 			if strings.TrimSpace(*u.Name) == "" {
 				return invalid("an agent needs a name")
+			}
+			if err := CheckLen("name", strings.TrimSpace(*u.Name), MaxNameLen); err != nil {
+				return err
 			}
 			a.Name = strings.TrimSpace(*u.Name)
 		}
@@ -169,7 +185,14 @@ func (s *Store) UpdateAgent(ctx context.Context, id int64, u AgentUpdate) (*Agen
 		}
 		if u.PasswordHash != nil {
 			a.PasswordHash = *u.PasswordHash
-			if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE agent_id = ?`, id); err != nil {
+			keep := ""
+			if u.KeepSession != "" {
+				keep = HashToken(u.KeepSession)
+			}
+			if _, err := tx.exec(ctx, `DELETE FROM sessions WHERE agent_id = ? AND token_hash <> ?`, id, keep); err != nil {
+				return err
+			}
+			if _, err := tx.exec(ctx, `UPDATE api_tokens SET revoked_at = ? WHERE agent_id = ? AND revoked_at IS NULL`, formatTime(s.Now()), id); err != nil {
 				return err
 			}
 		}
@@ -245,6 +268,9 @@ type APIToken struct {
 
 // CreateAPIToken stores a new token (the caller made the secret and shows it once).
 func (s *Store) CreateAPIToken(ctx context.Context, agentID int64, name, token string) (*APIToken, error) {
+	if err := CheckLen("name", name, MaxNameLen); err != nil {
+		return nil, err
+	}
 	prefix := token
 	if len(prefix) > 8 {
 		prefix = prefix[:8]
@@ -263,15 +289,42 @@ func (s *Store) CreateAPIToken(ctx context.Context, agentID int64, name, token s
 	return &APIToken{ID: id, AgentID: agentID, Name: name, Prefix: prefix, CreatedAt: now}, nil
 }
 
-// TokenAgent returns the agent a live API token belongs to.
-func (s *Store) TokenAgent(ctx context.Context, token string) (*Agent, error) {
-	a, err := scanAgent(s.queryRow(ctx, `SELECT a.id, a.email, a.name, a.role, a.password_hash, a.created_at, a.disabled_at
+// TokenAgent returns the agent a live API token belongs to, and the token's id.
+func (s *Store) TokenAgent(ctx context.Context, token string) (*Agent, int64, error) {
+	var a Agent
+	var created string
+	var disabled sql.NullString
+	var tokenID int64
+	err := s.queryRow(ctx, `SELECT a.id, a.email, a.name, a.role, a.password_hash, a.created_at, a.disabled_at, t.id
 		FROM api_tokens t JOIN agents a ON a.id = t.agent_id
-		WHERE t.token_hash = ? AND t.revoked_at IS NULL AND a.disabled_at IS NULL`, HashToken(token)))
+		WHERE t.token_hash = ? AND t.revoked_at IS NULL AND a.disabled_at IS NULL`, HashToken(token)).
+		Scan(&a.ID, &a.Email, &a.Name, &a.Role, &a.PasswordHash, &created, &disabled, &tokenID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, notFound("token", "")
+		return nil, 0, notFound("token", "")
 	}
-	return a, err
+	if err != nil {
+		return nil, 0, err
+	}
+	a.CreatedAt = parseTime(created)
+	a.DisabledAt = parseNullTime(disabled)
+	return &a, tokenID, nil
+}
+
+// TouchAPITokens records when tokens were last used. The server calls it in batches,
+// off the request path, at most about once a minute per token: a write per request
+// would cost more than the request.
+func (s *Store) TouchAPITokens(ctx context.Context, used map[int64]time.Time) error {
+	if len(used) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(tx *Tx) error {
+		for id, at := range used {
+			if _, err := tx.exec(ctx, `UPDATE api_tokens SET last_used_at = ? WHERE id = ?`, formatTime(at), id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // APITokens lists the live tokens of an agent, or of everyone when agentID is 0.

@@ -5,7 +5,10 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"strings"
 	"time"
+
+	"kibo/connectors/mailaddr"
 )
 
 // Contact is one person across every channel.
@@ -90,8 +93,29 @@ func (s *Store) ContactIdentity(ctx context.Context, contactID int64, kind, scop
 	return &i, err
 }
 
-// UpdateContact changes a contact's name and e-mail address.
+// UpdateContact changes a contact's name and e-mail address. The address must be one
+// bare address (mailaddr.Parse), or empty to remove it: exports and erasures find the
+// person's mail by it.
 func (s *Store) UpdateContact(ctx context.Context, id int64, name, email *string, actorID int64) (*Contact, error) {
+	if name != nil {
+		if err := CheckLen("name", *name, MaxNameLen); err != nil {
+			return nil, err
+		}
+	}
+	if email != nil {
+		if err := CheckLen("email", *email, MaxEmailLen); err != nil {
+			return nil, err
+		}
+	}
+	if email != nil && strings.TrimSpace(*email) != "" {
+		addr, err := mailaddr.Parse(*email)
+		if err != nil {
+			return nil, invalid("%v", err)
+		}
+		email = &addr
+	} else if email != nil {
+		email = ptr("")
+	}
 	err := s.tx(ctx, func(tx *Tx) error {
 		res, err := tx.exec(ctx, `UPDATE contacts SET name = COALESCE(?, name), email = COALESCE(?, email), updated_at = ? WHERE id = ?`,
 			name, email, formatTime(s.Now()), id)
@@ -199,9 +223,10 @@ func (s *Store) Audit(ctx context.Context, actorKind string, actorID int64, acti
 
 // AuditLog lists audit entries, newest first; subject and ref filter when set.
 func (s *Store) AuditLog(ctx context.Context, subject, ref string, limit int) ([]*AuditEntry, error) {
-	if limit <= 0 || limit > 500 {
+	if limit <= 0 {
 		limit = 100
 	}
+	limit = min(limit, 500)
 	rows, err := s.query(ctx, `SELECT id, at, actor_kind, COALESCE(actor_id, 0), action, subject, subject_ref, detail FROM audit_log
 		WHERE (? = '' OR subject = ?) AND (? = '' OR subject_ref = ?) ORDER BY id DESC LIMIT ?`, subject, subject, ref, ref, limit)
 	if err != nil {

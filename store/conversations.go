@@ -401,10 +401,12 @@ func (s *Store) UpdateConversation(ctx context.Context, id, actorID int64, u Con
 				if t == "" || seen[t] {
 					continue
 				}
-				if len(t) > 64 {
-					return invalid("tag %q is longer than 64 characters", t)
+				if err := CheckLen("tag", t, MaxTagLen); err != nil {
+					return err
 				}
-				seen[t] = true
+				if seen[t] = true; len(seen) > MaxTags {
+					return invalid("a conversation has at most %d tags", MaxTags)
+				}
 				if _, err := tx.exec(ctx, `INSERT INTO conversation_tags(conversation_id, tag) VALUES (?, ?)`, id, t); err != nil {
 					return err
 				}

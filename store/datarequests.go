@@ -495,6 +495,9 @@ func (t *Tx) applyDataRequestUpdate(ctx context.Context, id, agentID int64, deci
 		}
 		next.ExtendedDueAt = u.ExtendedDueAt
 		next.ExtendReason = strings.TrimSpace(u.ExtendReason)
+		if err := CheckLen("extend_reason", next.ExtendReason, MaxNoteLen); err != nil {
+			return err
+		}
 		note := u.ExtensionNote
 		if note == "" {
 			note = "extended to " + formatTime(*u.ExtendedDueAt)

@@ -80,6 +80,10 @@ func (s *Store) EraseContact(ctx context.Context, id int64, opt ErasureOptions) 
 			return err
 		}
 		personal = append(personal, idents...)
+		keys, err := tx.personKeys(ctx, id, email)
+		if err != nil {
+			return err
+		}
 		convIDs, err := tx.queryIDs(ctx, `SELECT id FROM conversations WHERE contact_id = ? ORDER BY id`, id)
 		if err != nil {
 			return err
@@ -131,8 +135,12 @@ func (s *Store) EraseContact(ctx context.Context, id int64, opt ErasureOptions) 
 		}
 		// Sources never linked to a message (a quarantined e-mail, a webhook body not yet
 		// processed) go when they name one of the person's addresses or ids.
+		naming, err := tx.rawSourcesNaming(ctx, keys)
+		if err != nil {
+			return err
+		}
 		var n int
-		if err := count(&n, `DELETE FROM raw_sources WHERE `+rawSourceMentions, addressNeedles(personal)); err != nil {
+		if err := count(&n, `DELETE FROM raw_sources WHERE id IN (SELECT value FROM json_each(?))`, jsonIDs(naming)); err != nil {
 			return err
 		}
 		res.RawSources += n
@@ -224,6 +232,47 @@ func (s *Store) EraseContact(ctx context.Context, id int64, opt ErasureOptions) 
 		return res, fmt.Errorf("the contact is erased but the database file could not be compacted yet: %w", err)
 	}
 	return res, nil
+}
+
+// personKeys reads the addresses and channel ids of a contact (rawmatch.go).
+func (t *Tx) personKeys(ctx context.Context, id int64, email string) (personKeys, error) {
+	rows, err := t.query(ctx, `SELECT kind, external_id FROM identities WHERE contact_id = ? AND kind <> 'visitor'`, id)
+	if err != nil {
+		return personKeys{}, err
+	}
+	defer rows.Close()
+	var idents [][2]string
+	for rows.Next() {
+		var kind, ext string
+		if err := rows.Scan(&kind, &ext); err != nil {
+			return personKeys{}, err
+		}
+		idents = append(idents, [2]string{kind, ext})
+	}
+	return newPersonKeys(email, idents), rows.Err()
+}
+
+// rawSourcesNaming returns the raw sources never linked to a message that name the
+// person (rawmatch.go).
+func (t *Tx) rawSourcesNaming(ctx context.Context, keys personKeys) ([]int64, error) {
+	rows, err := t.query(ctx, `SELECT id, kind, body FROM raw_sources WHERE `+rawSourceCandidates, keys.needles())
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		var kind string
+		var body []byte
+		if err := rows.Scan(&id, &kind, &body); err != nil {
+			return nil, err
+		}
+		if keys.names(kind, body) {
+			out = append(out, id)
+		}
+	}
+	return out, rows.Err()
 }
 
 // Pseudonym is the stable, non-reversible name an erased contact goes by in the audit

@@ -173,11 +173,13 @@ func (s *Store) ExportContact(ctx context.Context, id int64) (*ContactExport, er
 		if ex.Audit, err = tx.auditAbout(ctx, id, convIDs); err != nil {
 			return err
 		}
-		var ids []string
+		var idents [][2]string
 		for _, i := range ex.Contact.Identities {
-			ids = append(ids, i.ExternalID, i.Handle)
+			if i.Kind != "visitor" { // shown shortened: the export has no full visitor id
+				idents = append(idents, [2]string{i.Kind, i.ExternalID})
+			}
 		}
-		if ex.RawSources, err = tx.exportRawSources(ctx, id, msgIDs, addressNeedles(append(ids, ex.Contact.Email))); err != nil {
+		if ex.RawSources, err = tx.exportRawSources(ctx, id, msgIDs, newPersonKeys(ex.Contact.Email, idents)); err != nil {
 			return err
 		}
 		if ex.Outbox, err = tx.exportOutbox(ctx, id, convIDs, msgIDs); err != nil {
@@ -397,32 +399,13 @@ func (t *snapshot) auditAbout(ctx context.Context, id int64, convIDs []int64) ([
 	return out, rows.Err()
 }
 
-// rawSourceMentions matches a raw source never linked to a message (a quarantined
-// e-mail, a webhook body not processed) that names one of the needles.
-const rawSourceMentions = `(message_id IS NULL AND contact_id IS NULL
-	AND EXISTS (SELECT 1 FROM json_each(?) n WHERE instr(lower(CAST(body AS TEXT)), n.value) > 0))`
-
-// addressNeedles are the strings that find a person in raw sources: e-mail addresses
-// and channel ids, lower-cased. Names and short handles are left out: a bare first name
-// would find other people's mail too.
-func addressNeedles(values []string) string {
-	var out []string
-	seen := map[string]bool{}
-	for _, v := range values {
-		v = strings.ToLower(strings.TrimSpace(v))
-		if len(v) < 5 || !strings.ContainsAny(v, "@0123456789") || strings.HasSuffix(v, "…") || seen[v] {
-			continue
-		}
-		seen[v] = true
-		out = append(out, v)
-	}
-	b, _ := json.Marshal(out)
-	return string(b)
-}
-
-func (t *snapshot) exportRawSources(ctx context.Context, id int64, msgIDs []int64, needles string) ([]*ExportRawSource, error) {
-	rows, err := t.query(ctx, `SELECT id, message_id, kind, state, body, created_at FROM raw_sources
-		WHERE contact_id = ? OR message_id IN (SELECT value FROM json_each(?)) OR `+rawSourceMentions+` ORDER BY id`, id, jsonIDs(msgIDs), needles)
+// exportRawSources reads the raw sources of the person's messages and those never
+// linked to a message that name them (rawmatch.go).
+func (t *snapshot) exportRawSources(ctx context.Context, id int64, msgIDs []int64, keys personKeys) ([]*ExportRawSource, error) {
+	rows, err := t.query(ctx, `SELECT id, message_id, kind, state, body, created_at,
+		COALESCE(contact_id = ?1 OR message_id IN (SELECT value FROM json_each(?2)), 0) FROM raw_sources
+		WHERE contact_id = ?1 OR message_id IN (SELECT value FROM json_each(?2)) OR `+strings.ReplaceAll(rawSourceCandidates, "?", "?3")+` ORDER BY id`,
+		id, jsonIDs(msgIDs), keys.needles())
 	if err != nil {
 		return nil, err
 	}
@@ -433,8 +416,12 @@ func (t *snapshot) exportRawSources(ctx context.Context, id int64, msgIDs []int6
 		var msg sql.NullInt64
 		var body []byte
 		var created string
-		if err := rows.Scan(&r.ID, &msg, &r.Kind, &r.State, &body, &created); err != nil {
+		var linked bool
+		if err := rows.Scan(&r.ID, &msg, &r.Kind, &r.State, &body, &created, &linked); err != nil {
 			return nil, err
+		}
+		if !linked && !keys.names(r.Kind, body) {
+			continue
 		}
 		r.MessageID, r.CreatedAt = nullInt(msg), parseTime(created)
 		if utf8.Valid(body) {

@@ -50,14 +50,11 @@ func (s *Store) CreateInbox(ctx context.Context, kind, name, publicKey string, s
 	if !validKind(kind) {
 		return nil, invalid("kind must be one of %s, not %q", strings.Join(InboxKinds, ", "), kind)
 	}
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return nil, invalid("an inbox needs a name")
-	}
-	b, err := json.Marshal(settings)
+	b, err := checkInbox(name, settings)
 	if err != nil {
-		return nil, invalid("settings: %v", err)
+		return nil, err
 	}
+	name = strings.TrimSpace(name)
 	var pk any
 	if publicKey != "" {
 		pk = publicKey
@@ -73,6 +70,25 @@ func (s *Store) CreateInbox(ctx context.Context, kind, name, publicKey string, s
 		return nil, err
 	}
 	return s.Inbox(ctx, id)
+}
+
+// checkInbox checks an inbox's name and settings, and returns the settings as JSON.
+func checkInbox(name string, settings map[string]any) ([]byte, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, invalid("an inbox needs a name")
+	}
+	if err := CheckLen("name", name, MaxNameLen); err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(settings)
+	if err != nil {
+		return nil, invalid("settings: %v", err)
+	}
+	if len(b) > MaxSettingsLen {
+		return nil, invalid("settings are larger than %d KiB", MaxSettingsLen>>10)
+	}
+	return b, nil
 }
 
 func validKind(kind string) bool {
@@ -122,14 +138,11 @@ func (s *Store) Inboxes(ctx context.Context) ([]*Inbox, error) {
 
 // UpdateInbox replaces the name and settings of an inbox.
 func (s *Store) UpdateInbox(ctx context.Context, id int64, name string, settings map[string]any) (*Inbox, error) {
-	name = strings.TrimSpace(name)
-	if name == "" {
-		return nil, invalid("an inbox needs a name")
-	}
-	b, err := json.Marshal(settings)
+	b, err := checkInbox(name, settings)
 	if err != nil {
-		return nil, invalid("settings: %v", err)
+		return nil, err
 	}
+	name = strings.TrimSpace(name)
 	err = s.tx(ctx, func(tx *Tx) error {
 		res, err := tx.exec(ctx, `UPDATE inboxes SET name = ?, settings = ? WHERE id = ? AND deleted_at IS NULL`, name, string(b), id)
 		if err != nil {

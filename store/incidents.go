@@ -125,14 +125,14 @@ func (s *Store) CreateIncident(ctx context.Context, in IncidentInput, actorID in
 	if in.Title == "" {
 		return nil, nil, invalid("an incident needs a title")
 	}
-	if len(in.Title) > 200 {
-		return nil, nil, invalid("the title is longer than 200 characters")
+	if err := CheckLen("title", in.Title, MaxNameLen); err != nil {
+		return nil, nil, err
 	}
 	if in.Message == "" {
 		in.Message = in.Title
 	}
-	if len(in.Message) > 4000 {
-		return nil, nil, invalid("the message is longer than 4000 characters")
+	if err := CheckLen("message", in.Message, MaxNoteLen); err != nil {
+		return nil, nil, err
 	}
 	if in.State == "" {
 		in.State = "investigating"
@@ -217,8 +217,8 @@ func (s *Store) AddIncidentUpdate(ctx context.Context, incidentID int64, in Inci
 	if in.Text == "" {
 		return nil, nil, invalid("an update needs a text for customers")
 	}
-	if len(in.Text) > 4000 {
-		return nil, nil, invalid("the text is longer than 4000 characters")
+	if err := CheckLen("text", in.Text, MaxNoteLen); err != nil {
+		return nil, nil, err
 	}
 	if in.State != "" && !oneOf(in.State, IncidentStates) {
 		return nil, nil, invalid("state must be one of %s, not %q", strings.Join(IncidentStates, ", "), in.State)
@@ -634,8 +634,11 @@ func (s *Store) AddIncidentMessages(ctx context.Context, msgs []IncidentMessage)
 // TagConversation adds a tag to a conversation (the incident a ticket arrived during).
 func (s *Store) TagConversation(ctx context.Context, conversationID int64, tag string) error {
 	tag = normalizeTag(tag)
-	if tag == "" || len(tag) > 64 {
-		return invalid("a tag has 1 to 64 characters")
+	if tag == "" {
+		return invalid("a tag has 1 to %d characters", MaxTagLen)
+	}
+	if err := CheckLen("tag", tag, MaxTagLen); err != nil {
+		return err
 	}
 	return s.tx(ctx, func(tx *Tx) error {
 		_, err := tx.exec(ctx, `INSERT INTO conversation_tags(conversation_id, tag) VALUES (?, ?) ON CONFLICT DO NOTHING`, conversationID, tag)

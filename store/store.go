@@ -250,6 +250,9 @@ type stmtCache struct {
 	m       map[string]*sql.Stmt
 	pending map[string]bool
 	closed  bool
+	// preparing counts the goroutines preparing a statement: close waits for them, or
+	// one would open a connection (and the database's -shm file) after the store closed
+	preparing sync.WaitGroup
 }
 
 const maxCachedStatements = 512
@@ -271,11 +274,13 @@ func (c *stmtCache) get(ctx context.Context, q string) *sql.Stmt {
 		return c.m[q]
 	}
 	c.pending[q] = true
+	c.preparing.Add(1)
 	go c.prepare(q)
 	return nil
 }
 
 func (c *stmtCache) prepare(q string) {
+	defer c.preparing.Done()
 	st, err := c.db.Prepare(q)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -292,12 +297,13 @@ func (c *stmtCache) prepare(q string) {
 
 func (c *stmtCache) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
 	for q, st := range c.m {
 		st.Close()
 		delete(c.m, q)
 	}
+	c.mu.Unlock()
+	c.preparing.Wait()
 }
 
 // tx runs fn in one write transaction.

@@ -54,7 +54,7 @@ func TestPagesRender(t *testing.T) {
 		want []string
 	}{
 		{"login.html", Page{Title: "Sign in", Data: map[string]any{"Error": "Wrong e-mail address or password.", "Email": `a"b@example.com`, "Next": "/inbox"}},
-			[]string{`action="/login"`, `name="email"`, `name="password"`, "Wrong e-mail address", `value="a&#34;b@example.com"`, `window.KIBO_ME =  null ;`}},
+			[]string{`action="/login"`, `name="email"`, `name="password"`, "Wrong e-mail address", `value="a&#34;b@example.com"`, `id="kibo-boot">{"me": null ,`}},
 		{"inbox.html", Page{Title: "Inbox", Agent: agent, CSRF: "tok123"}, []string{`content="tok123"`, AssetPath("inbox.js"), AssetPath("app.css"), `id="list"`, `id="conv"`}},
 		{"settings.html", Page{Title: "Settings", Agent: agent, CSRF: "tok"}, []string{AssetPath("settings.js"), `data-tab="tokens"`}},
 		{"contact.html", Page{Title: "Contact", Agent: agent, CSRF: "tok", Data: map[string]any{"ContactID": int64(42)}}, []string{`data-contact-id="42"`, AssetPath("contact.js")}},
@@ -74,6 +74,12 @@ func TestPagesRender(t *testing.T) {
 		}
 		if strings.Contains(out, "<script>alert(1)") {
 			t.Errorf("%s: agent name not escaped", p.name)
+		}
+		// the pages' policy allows no inline script: every one is a file or data
+		for _, tag := range regexp.MustCompile(`<script\b[^>]*>`).FindAllString(out, -1) {
+			if !strings.Contains(tag, " src=") && !strings.Contains(tag, `type="application/json"`) {
+				t.Errorf("%s: inline script %s", p.name, tag)
+			}
 		}
 	}
 }

@@ -31,6 +31,7 @@ const usage = `kibo: a unified customer support inbox
   kibo serve   [--addr 127.0.0.1:8080] [--data ./data]     run the server (creates the data dir)
   kibo migrate [--data DIR]                                 apply migrations and exit
   kibo agent add --email E --name N [--role admin|agent] [--password-stdin]
+  kibo agent passwd --email E [--password-stdin]            a new password; ends their sessions and API tokens
   kibo token create --email E                               print a new API token for that agent
   kibo backup --data DIR --out FILE                         consistent online copy of the database
 
@@ -39,8 +40,14 @@ KIBO_DURABILITY (full|normal), KIBO_ADMIN_EMAIL and KIBO_ADMIN_PASSWORD (the fir
 KIBO_LOG (text|json), KIBO_MAX_INFLIGHT, KIBO_MAX_HEAVY and KIBO_HEAVY_WAIT (the
 expensive API routes: lists, search, reports, exports), KIBO_CHAT_RATE,
 KIBO_CHAT_MAX_CONNS, KIBO_CHAT_MAX_HANDSHAKES, KIBO_CHAT_PER_IP_CONNS, KIBO_PPROF (an
-address for Go's pprof, for load tests). The limits default to values derived from the
-number of cores; see README.md.
+address for Go's pprof, for load tests), KIBO_ALLOW_PRIVATE_HOSTS=true (IMAP, SMTP,
+platform API and alert webhook hosts may be loopback or private addresses: tests and a
+mail server on this machine). The limits default to values derived from the number of
+cores; see README.md.
+
+Behind a reverse proxy: KIBO_PUBLIC_URL=https://... (the session cookie is then
+Secure) and KIBO_TRUSTED_PROXIES, the proxies' IPs or CIDR ranges, comma-separated:
+only their X-Forwarded-For/-Proto/-Host headers are believed (nobody's by default).
 `
 
 func main() {
@@ -56,10 +63,13 @@ func main() {
 	case "migrate":
 		err = migrate(args)
 	case "agent":
-		if len(args) == 0 || args[0] != "add" {
-			err = errors.New("usage: kibo agent add --email E --name N [--role admin|agent] [--password-stdin]")
-		} else {
+		switch {
+		case len(args) > 0 && args[0] == "add":
 			err = agentAdd(args[1:], os.Stdin, os.Stdout)
+		case len(args) > 0 && args[0] == "passwd":
+			err = agentPasswd(args[1:], os.Stdin, os.Stdout)
+		default:
+			err = errors.New("usage: kibo agent add --email E --name N [--role admin|agent] [--password-stdin]\n       kibo agent passwd --email E [--password-stdin]")
 		}
 	case "token":
 		if len(args) == 0 || args[0] != "create" {
@@ -108,6 +118,25 @@ func envDuration(name string) (time.Duration, error) {
 	return d, nil
 }
 
+// envBool reads true/false (also 1/0, yes/no); a bad value is an error, so a typo
+// does not silently keep a protection off or on.
+func envBool(name string) (bool, error) {
+	switch v := strings.ToLower(strings.TrimSpace(os.Getenv(name))); v {
+	case "":
+		return false, nil
+	case "yes", "on":
+		return true, nil
+	case "no", "off":
+		return false, nil
+	default:
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return false, fmt.Errorf("%s must be true or false, not %q", name, v)
+		}
+		return b, nil
+	}
+}
+
 func dataFlag(fs *flag.FlagSet) *string {
 	return fs.String("data", env("KIBO_DATA", "./data"), "data directory (database, attachments)")
 }
@@ -133,6 +162,10 @@ func serve(args []string) error {
 	data := dataFlag(fs)
 	fs.Parse(args)
 	log := newLogger()
+	allowPrivate, err := envBool("KIBO_ALLOW_PRIVATE_HOSTS")
+	if err != nil {
+		return err
+	}
 
 	st, err := openStore(*data)
 	if err != nil {
@@ -149,12 +182,16 @@ func serve(args []string) error {
 		return err
 	}
 	srv, err := server.New(server.Config{
-		Addr:          *addr,
-		PublicURL:     os.Getenv("KIBO_PUBLIC_URL"),
-		MaxInFlight:   envInt("KIBO_MAX_INFLIGHT", 1024),
-		MaxHeavy:      envInt("KIBO_MAX_HEAVY", 0),           // 0: half the cores
-		HeavyWait:     heavyWait,                             // 0: 100 ms
-		MaxHandshakes: envInt("KIBO_CHAT_MAX_HANDSHAKES", 0), // 0: 512 per core
+		Addr:           *addr,
+		PublicURL:      os.Getenv("KIBO_PUBLIC_URL"),
+		TrustedProxies: strings.FieldsFunc(os.Getenv("KIBO_TRUSTED_PROXIES"), func(r rune) bool { return r == ',' || r == ' ' }),
+		MaxInFlight:    envInt("KIBO_MAX_INFLIGHT", 1024),
+		MaxHeavy:       envInt("KIBO_MAX_HEAVY", 0),           // 0: half the cores
+		HeavyWait:      heavyWait,                             // 0: 100 ms
+		MaxHandshakes:  envInt("KIBO_CHAT_MAX_HANDSHAKES", 0), // 0: 512 per core
+		// IMAP/SMTP hosts, platform API base URLs and the alerts webhook may be on
+		// loopback or private addresses only when the installation says so
+		AllowPrivateHosts: allowPrivate,
 		Chat: chat.Limits{
 			MessagesPerSecond: float64(envInt("KIBO_CHAT_RATE", 20)),
 			Burst:             2 * envInt("KIBO_CHAT_RATE", 20),
@@ -263,15 +300,9 @@ func agentAdd(args []string, stdin io.Reader, out io.Writer) error {
 	if *email == "" || *name == "" {
 		return errors.New("--email and --name are required")
 	}
-	password := ""
-	if *fromStdin {
-		line, err := bufio.NewReader(stdin).ReadString('\n')
-		if err != nil && line == "" {
-			return errors.New("no password on standard input")
-		}
-		password = strings.TrimRight(line, "\r\n")
-	} else {
-		password = server.NewSecret(12)
+	password, err := newPassword(*fromStdin, stdin)
+	if err != nil {
+		return err
 	}
 	hash, err := server.HashPassword(password)
 	if err != nil {
@@ -287,6 +318,65 @@ func agentAdd(args []string, stdin io.Reader, out io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "agent %d added: %s (%s)\n", a.ID, a.Email, a.Role)
+	if !*fromStdin {
+		fmt.Fprintf(out, "password: %s\n", password)
+	}
+	return nil
+}
+
+// newPassword is the first line of stdin, or a random one to print.
+func newPassword(fromStdin bool, stdin io.Reader) (string, error) {
+	if !fromStdin {
+		return server.NewSecret(12), nil
+	}
+	line, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && line == "" {
+		return "", errors.New("no password on standard input")
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// agentPasswd sets an agent's password from the shell: the way back in for an admin
+// who lost theirs. Like a password change in the app, it ends the agent's sessions and
+// revokes their API tokens; a running Kibo closes their open pages at its next check
+// (within 30 s).
+func agentPasswd(args []string, stdin io.Reader, out io.Writer) error {
+	fs := flag.NewFlagSet("agent passwd", flag.ExitOnError)
+	email := fs.String("email", "", "the agent's e-mail address (their login)")
+	fromStdin := fs.Bool("password-stdin", false, "read the new password from the first line of standard input (else one is made and printed)")
+	data := dataFlag(fs)
+	fs.Parse(args)
+	if *email == "" {
+		return errors.New("--email is required")
+	}
+	password, err := newPassword(*fromStdin, stdin)
+	if err != nil {
+		return err
+	}
+	hash, err := server.HashPassword(password)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(*data)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ctx := context.Background()
+	a, err := st.AgentByEmail(ctx, *email)
+	if err != nil {
+		return fmt.Errorf("no agent with e-mail %s", *email)
+	}
+	if _, err := st.UpdateAgent(ctx, a.ID, store.AgentUpdate{PasswordHash: &hash}); err != nil {
+		return err
+	}
+	if err := st.Audit(ctx, "cli", 0, "agent.update", "agent", strconv.FormatInt(a.ID, 10), map[string]any{"password": true, "via": "kibo agent passwd"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "new password set for agent %d (%s); their sessions and API tokens have ended\n", a.ID, a.Email)
+	if a.DisabledAt != nil {
+		fmt.Fprintln(out, "note: this agent is disabled; an admin can enable them in Settings → Agents")
+	}
 	if !*fromStdin {
 		fmt.Fprintf(out, "password: %s\n", password)
 	}

@@ -8,11 +8,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/mail"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"kibo/connectors/mailaddr"
+	"kibo/connectors/netguard"
 )
 
 // TLS modes of a server connection (the "tls" setting of an e-mail inbox).
@@ -52,6 +54,11 @@ type Config struct {
 	// logged in and synced, (false, err) on every failure. The inbox settings show it
 	// and raise an alert when failures persist. Called from the receiving goroutine.
 	OnStatus func(connected bool, err error)
+
+	// AllowPrivateHosts lets the IMAP and SMTP hosts be loopback, private or link-local
+	// addresses. Without it such a connection is refused (netguard), checked on the
+	// address actually dialled; tests and a mail server beside Kibo need it.
+	AllowPrivateHosts bool
 
 	// TLSConfig overrides the TLS settings (tests with their own CA); nil is the
 	// system roots with the server's host name.
@@ -129,8 +136,8 @@ func (c Config) withDefaults() Config {
 // Validate checks the settings an admin typed, with messages meant for them.
 func (c Config) Validate() error {
 	var errs []error
-	if a, err := mail.ParseAddress(c.Address); err != nil || a.Address != c.Address {
-		errs = append(errs, fmt.Errorf("address %q is not an e-mail address", c.Address))
+	if a, err := mailaddr.Parse(c.Address); err != nil || a != c.Address {
+		errs = append(errs, fmt.Errorf("address %q is not an e-mail address (write it as support@example.com)", c.Address))
 	}
 	check := func(name string, s ServerConfig) {
 		if strings.TrimSpace(s.Host) == "" {
@@ -168,7 +175,7 @@ func (c Config) tlsConfig(host string) *tls.Config {
 func dial(ctx context.Context, cfg Config, proto string, s ServerConfig) (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	d := net.Dialer{KeepAlive: 30 * time.Second}
+	d := netguard.Policy{AllowPrivate: cfg.AllowPrivateHosts}.Dialer(&net.Dialer{KeepAlive: 30 * time.Second})
 	conn, err := d.DialContext(ctx, "tcp", s.addr())
 	if err != nil {
 		return nil, describeDialError(proto, s, err)
@@ -204,6 +211,8 @@ func (e *ConnError) Unwrap() error { return e.Err }
 func describeDialError(proto string, s ServerConfig, err error) error {
 	var dnsErr *net.DNSError
 	switch {
+	case errors.Is(err, netguard.ErrBlocked):
+		return &ConnError{Msg: fmt.Sprintf("%s server %q is on a loopback, private or link-local address, which Kibo does not connect to unless KIBO_ALLOW_PRIVATE_HOSTS=true", proto, s.Host), Err: err}
 	case errors.As(err, &dnsErr):
 		return &ConnError{Msg: fmt.Sprintf("%s server %q not found (unknown host)", proto, s.Host), Err: err}
 	case errors.Is(err, syscall.ECONNREFUSED):

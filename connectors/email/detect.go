@@ -13,37 +13,48 @@ import (
 // out-of-office notices (RFC 3834 Auto-Submitted and the older vendor headers), bounces
 // (RFC 3464 reports, the null Return-Path, mailer-daemon) and list or bulk mail. The
 // reason names the header that decided, for the agent and the logs.
-func detectAuto(h textproto.Header, from string) (bool, string) {
+//
+// bulk reports list or bulk mail (see Parsed.Bulk): a List-Id or List-Unsubscribe
+// header, or Precedence bulk, list or junk on a message that is not an auto-reply or a
+// bounce (old vacation programs mark their replies "Precedence: bulk"; those answer
+// the customer's own thread).
+func detectAuto(h textproto.Header, from string) (auto bool, reason string, bulk bool) {
+	listHeader := ""
+	for _, k := range []string{"List-Id", "List-Unsubscribe"} {
+		if h.Has(k) {
+			listHeader = k
+			break
+		}
+	}
+	onList := listHeader != ""
 	if t, _, _ := mime.ParseMediaType(h.Get("Content-Type")); t == "multipart/report" {
-		return true, "bounce: Content-Type multipart/report"
+		return true, "bounce: Content-Type multipart/report", onList
 	}
 	if rp := strings.TrimSpace(h.Get("Return-Path")); rp != "" && strings.Trim(rp, "<> \t") == "" {
-		return true, "bounce: Return-Path <>"
+		return true, "bounce: Return-Path <>", onList
 	}
 	local, _, _ := strings.Cut(strings.ToLower(from), "@")
 	if local == "mailer-daemon" || local == "postmaster" {
-		return true, "bounce: from " + local
+		return true, "bounce: from " + local, onList
 	}
 	if v := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); v != "" && !strings.HasPrefix(v, "no") {
-		return true, "auto-reply: Auto-Submitted: " + v
+		return true, "auto-reply: Auto-Submitted: " + v, onList
 	}
 	for _, k := range []string{"X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply"} {
 		if h.Has(k) {
-			return true, "auto-reply: " + k
+			return true, "auto-reply: " + k, onList
 		}
 	}
 	switch v := strings.ToLower(strings.TrimSpace(h.Get("Precedence"))); v {
 	case "auto_reply":
-		return true, "auto-reply: Precedence: " + v
+		return true, "auto-reply: Precedence: " + v, onList
 	case "bulk", "junk", "list":
-		return true, "list: Precedence: " + v
+		return true, "list: Precedence: " + v, true
 	}
-	for _, k := range []string{"List-Id", "List-Unsubscribe"} {
-		if h.Has(k) {
-			return true, "list: " + k
-		}
+	if onList {
+		return true, "list: " + listHeader, true
 	}
-	return false, ""
+	return false, "", false
 }
 
 var forwardRe = regexp.MustCompile(`(?i)^\s*(fwd?|wg|tr|rv)\s*(\[\d+\])?\s*:`)

@@ -95,7 +95,8 @@ func (d *dovecot) config(mailbox string, port int) Config {
 		port = d.port
 	}
 	return Config{
-		Address: "support@example.com",
+		AllowPrivateHosts: true, // Dovecot listens on loopback
+		Address:           "support@example.com",
 		IMAP: ServerConfig{Host: "127.0.0.1", Port: port, TLS: TLSNone,
 			Username: "support@example.com", Password: "secret", Mailbox: mailbox},
 		SMTP:          ServerConfig{Host: "127.0.0.1", Port: 1, TLS: TLSNone},

@@ -34,7 +34,10 @@ const (
 
 // ToInbound maps a parsed message to what the sink stores. ThreadRefs are In-Reply-To
 // followed by References from the most recent to the oldest, without duplicates: the
-// sink matches them in that order.
+// sink matches them in that order. List and bulk mail (Parsed.Bulk) carries neither
+// references nor a subject token and opens a conversation of its own, marked Auto: a
+// list message that answers a customer's mail is not the customer's, and must never
+// land in their ticket.
 func ToInbound(inboxID int64, p Parsed, raw []byte) connectors.Inbound {
 	addr := strings.ToLower(p.From.Address)
 	meta := map[string]string{}
@@ -56,6 +59,10 @@ func ToInbound(inboxID int64, p Parsed, raw []byte) connectors.Inbound {
 	if len(p.Problems) > 0 {
 		meta[MetaProblems] = strings.Join(p.Problems, "; ")
 	}
+	refs, token, newThread := threadRefs(p), p.SubjectToken, p.NewThread
+	if p.Bulk {
+		refs, token, newThread = nil, 0, true
+	}
 	return connectors.Inbound{
 		InboxID: inboxID,
 		Identity: connectors.Identity{
@@ -65,14 +72,14 @@ func ToInbound(inboxID int64, p Parsed, raw []byte) connectors.Inbound {
 			Email:      addr,
 		},
 		ExternalID:   p.MessageID,
-		ThreadRefs:   threadRefs(p),
-		SubjectToken: p.SubjectToken,
-		NewThread:    p.NewThread,
+		ThreadRefs:   refs,
+		SubjectToken: token,
+		NewThread:    newThread,
 		Subject:      p.Subject,
 		Text:         p.Text,
 		HTML:         p.HTML,
 		Attachments:  p.Attachments,
-		Auto:         p.Auto,
+		Auto:         p.Auto || p.Bulk,
 		Raw:          raw,
 		SentAt:       p.Date,
 		Metadata:     meta,

@@ -60,12 +60,13 @@ func (s *memServer) append(t testing.TB, raw []byte) { appendMsg(t, s.admin, "IN
 
 func (s *memServer) config() Config {
 	return Config{
-		Address:      "support@example.com",
-		IMAP:         ServerConfig{Host: "127.0.0.1", Port: s.addr.Port, TLS: TLSNone, Username: "support@example.com", Password: "secret"},
-		PollInterval: time.Hour,
-		ReconnectMin: 20 * time.Millisecond,
-		ReconnectMax: 200 * time.Millisecond,
-		Timeout:      5 * time.Second,
-		Logger:       slog.New(slog.NewTextHandler(io.Discard, nil)),
+		AllowPrivateHosts: true, // the test server listens on loopback
+		Address:           "support@example.com",
+		IMAP:              ServerConfig{Host: "127.0.0.1", Port: s.addr.Port, TLS: TLSNone, Username: "support@example.com", Password: "secret"},
+		PollInterval:      time.Hour,
+		ReconnectMin:      20 * time.Millisecond,
+		ReconnectMax:      200 * time.Millisecond,
+		Timeout:           5 * time.Second,
+		Logger:            slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 }

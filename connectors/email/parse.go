@@ -64,6 +64,11 @@ type Parsed struct {
 	// Auto marks an auto-reply, bounce or list mail; AutoReason says which rule fired.
 	Auto       bool
 	AutoReason string
+	// Bulk marks mailing-list and bulk mail (List-Id, List-Unsubscribe, Precedence
+	// bulk, list or junk). Its In-Reply-To, References and subject token may name a
+	// customer's message or ticket (someone on the list answered them), but the list's
+	// traffic is not theirs: ToInbound makes it open a conversation of its own.
+	Bulk bool
 	// NewThread marks forwarded mail, which starts a new conversation.
 	NewThread    bool
 	SubjectToken int64
@@ -146,7 +151,7 @@ func parse(raw []byte, maxAttachment int64) (Parsed, error) {
 		}
 	}
 
-	p.Auto, p.AutoReason = detectAuto(hdr, p.From.Address)
+	p.Auto, p.AutoReason, p.Bulk = detectAuto(hdr, p.From.Address)
 	p.NewThread = IsForwarded(p.Subject)
 	p.SubjectToken = SubjectToken(p.Subject)
 	return p, nil

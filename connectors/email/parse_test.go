@@ -27,6 +27,7 @@ type corpusCase struct {
 	inReplyTo  []string
 	refs       []string
 	auto       string // substring of AutoReason; "" means not Auto
+	bulk       bool
 	newThread  bool
 	token      int64
 	atts       []string // "filename|content-type|size|cid"
@@ -116,6 +117,18 @@ var corpus = map[string]corpusCase{
 	"list.eml": {
 		text: []string{"Widgets of the week"},
 		auto: "list: Precedence: list",
+		bulk: true,
+	},
+	// someone on a mailing list answering a customer who wrote to the list and to us
+	"list-reply.eml": {
+		text:      []string{`my printer is stuck on "offline" too`},
+		from:      Address{"Dana Reed", "dana.reed@example.net"},
+		subject:   "Re: [users] Printer broken [#1042]",
+		inReplyTo: []string{"<orig.1@example.com>"},
+		refs:      []string{"<orig.1@example.com>"},
+		auto:      "list: List-Id",
+		bulk:      true,
+		token:     1042,
 	},
 	"forwarded.eml": {
 		text:      []string{"Could you look at this one", "The invoice total is wrong."},
@@ -145,6 +158,7 @@ var corpus = map[string]corpusCase{
 		text:     []string{"Body after a broken header."},
 		subject:  "Malformed but readable",
 		auto:     "list: Precedence: bulk",
+		bulk:     true,
 		problems: true,
 	},
 }
@@ -204,6 +218,9 @@ func TestParseCorpus(t *testing.T) {
 			}
 			if p.Auto != (want.auto != "") || !strings.Contains(p.AutoReason, want.auto) {
 				t.Errorf("Auto %v %q, want %q", p.Auto, p.AutoReason, want.auto)
+			}
+			if p.Bulk != want.bulk {
+				t.Errorf("Bulk %v, want %v", p.Bulk, want.bulk)
 			}
 			if p.NewThread != want.newThread {
 				t.Errorf("NewThread %v", p.NewThread)
@@ -434,6 +451,64 @@ func TestToInbound(t *testing.T) {
 	if !in.Auto || in.Metadata[MetaAutoReason] != "list: List-Id" || in.Metadata[MetaTo] != "support@example.com" ||
 		in.Metadata[MetaCc] != "bob@example.org" || in.SubjectToken != 12 || string(in.Raw) != "raw" || !in.SentAt.Equal(p.Date) {
 		t.Errorf("inbound %+v", in)
+	}
+}
+
+// List mail that answers a customer's message carries their In-Reply-To and their
+// ticket's token, but it is the list's traffic: it opens a conversation of its own,
+// marked auto, and brings nothing that could thread it into theirs.
+func TestListMailOpensItsOwnConversation(t *testing.T) {
+	raw, err := os.ReadFile("testdata/corpus/list-reply.eml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse(raw, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := ToInbound(1, p, raw)
+	if !in.NewThread || len(in.ThreadRefs) != 0 || in.SubjectToken != 0 || !in.Auto {
+		t.Errorf("list mail: NewThread %v, ThreadRefs %q, SubjectToken %d, Auto %v; want a new thread of its own, marked auto",
+			in.NewThread, in.ThreadRefs, in.SubjectToken, in.Auto)
+	}
+	if in.Metadata[MetaAutoReason] != "list: List-Id" {
+		t.Errorf("auto reason %q", in.Metadata[MetaAutoReason])
+	}
+	// the same reply sent to us directly, without the list's headers, threads
+	direct := []byte(strings.NewReplacer("List-Id:", "X-Was-List-Id:", "List-Unsubscribe:", "X-Was-List-Unsubscribe:").Replace(string(raw)))
+	p, err = Parse(direct, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in := ToInbound(1, p, direct); in.NewThread || !slices.Equal(in.ThreadRefs, []string{"<orig.1@example.com>"}) || in.SubjectToken != 1042 || in.Auto {
+		t.Errorf("a direct reply: %+v", in)
+	}
+}
+
+func TestDetectBulk(t *testing.T) {
+	for _, tc := range []struct {
+		name, header string
+		auto, bulk   bool
+	}{
+		{"plain", "From: a@b.c\r\n", false, false},
+		{"List-Id", "From: a@b.c\r\nList-Id: <x.lists.example.org>\r\n", true, true},
+		{"List-Unsubscribe", "From: a@b.c\r\nList-Unsubscribe: <mailto:u@example.org>\r\n", true, true},
+		{"Precedence bulk", "From: a@b.c\r\nPrecedence: bulk\r\n", true, true},
+		{"Precedence junk", "From: a@b.c\r\nPrecedence: junk\r\n", true, true},
+		{"Precedence list", "From: a@b.c\r\nPrecedence: List\r\n", true, true},
+		// an out-of-office answer to the customer's own thread, from an old vacation program
+		{"vacation", "From: a@b.c\r\nAuto-Submitted: auto-replied\r\nPrecedence: bulk\r\n", true, false},
+		// a list's auto-reply is still the list's
+		{"list auto-reply", "From: a@b.c\r\nAuto-Submitted: auto-replied\r\nList-Id: <x.lists.example.org>\r\n", true, true},
+		{"bounce", "From: MAILER-DAEMON@b.c\r\n", true, false},
+	} {
+		p, err := Parse([]byte(tc.header+"Subject: s\r\n\r\nbody\r\n"), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Auto != tc.auto || p.Bulk != tc.bulk {
+			t.Errorf("%s: Auto %v (%s), Bulk %v; want %v, %v", tc.name, p.Auto, p.AutoReason, p.Bulk, tc.auto, tc.bulk)
+		}
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"kibo/connectors"
+	"kibo/connectors/netguard"
 )
 
 // ---- a real SMTP server (go-smtp) that records what it receives ----
@@ -125,10 +127,11 @@ func startSMTP(t testing.TB, be *smtpBackend, tlsConfig *tls.Config) int {
 
 func smtpConfig(port int) Config {
 	return Config{
-		Address: "support@example.com",
-		IMAP:    ServerConfig{Host: "127.0.0.1", Port: 1, TLS: TLSNone},
-		SMTP:    ServerConfig{Host: "127.0.0.1", Port: port, TLS: TLSNone},
-		Timeout: 5 * time.Second,
+		AllowPrivateHosts: true, // the test servers listen on loopback
+		Address:           "support@example.com",
+		IMAP:              ServerConfig{Host: "127.0.0.1", Port: 1, TLS: TLSNone},
+		SMTP:              ServerConfig{Host: "127.0.0.1", Port: port, TLS: TLSNone},
+		Timeout:           5 * time.Second,
 	}
 }
 
@@ -443,4 +446,47 @@ func testTLS(t testing.TB) (server, client *tls.Config) {
 	pool.AddCert(cert)
 	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}},
 		&tls.Config{RootCAs: pool}
+}
+
+// Without AllowPrivateHosts, IMAP and SMTP servers on loopback are refused before a
+// connection is made, with words that say which setting allows them.
+func TestPrivateHostsNeedTheSetting(t *testing.T) {
+	t.Parallel()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			c.Close()
+		}
+	}()
+	port := ln.Addr().(*net.TCPAddr).Port
+	cfg := Config{
+		Address: "support@example.com",
+		IMAP:    ServerConfig{Host: "127.0.0.1", Port: port, TLS: TLSNone, Username: "support@example.com", Password: "x"},
+		SMTP:    ServerConfig{Host: "localhost", Port: port, TLS: TLSNone},
+		Timeout: 5 * time.Second,
+	}
+	c, err := New(1, cfg, newMemStore(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = c.Check(context.Background())
+	if !errors.Is(err, netguard.ErrBlocked) || !strings.Contains(err.Error(), "KIBO_ALLOW_PRIVATE_HOSTS") {
+		t.Errorf("Check: %v", err)
+	}
+	if _, err := c.Send(context.Background(), reply()); !errors.Is(err, netguard.ErrBlocked) {
+		t.Errorf("Send: %v", err)
+	}
+	if n := accepted.Load(); n != 0 {
+		t.Errorf("%d connections reached the loopback server", n)
+	}
 }

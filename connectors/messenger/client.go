@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"kibo/connectors"
+	"kibo/connectors/netguard"
 )
 
 const (
@@ -51,8 +52,11 @@ type Config struct {
 	GraphBaseURL string
 	// GraphVersion defaults to DefaultGraphVersion.
 	GraphVersion string
-	// HTTPClient defaults to a client with a 30-second timeout.
+	// HTTPClient defaults to a client with a 30-second timeout that refuses loopback,
+	// private and link-local addresses unless AllowPrivateHosts is set (netguard).
 	HTTPClient *http.Client
+	// AllowPrivateHosts lets GraphBaseURL be a loopback or private address (tests).
+	AllowPrivateHosts bool
 	// OnStatus, when set, hears whether the page looks connected and the last error
 	// that says otherwise: a webhook whose signature does not match the app secret, a
 	// rejected token, an unreachable Graph API. It is called only when the state changes,
@@ -193,7 +197,7 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	hc := cfg.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: 30 * time.Second}
+		hc = netguard.Policy{AllowPrivate: cfg.AllowPrivateHosts}.Client(30 * time.Second)
 	}
 	return &Client{
 		base:     strings.TrimRight(base, "/"),

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"kibo/connectors"
+	"kibo/connectors/netguard"
 )
 
 const testToken = "EAAGm0PX4ZCpsBAtesttoken"
@@ -72,7 +73,8 @@ func (g *fakeGraph) Calls() []graphCall {
 
 func newTestClient(t *testing.T, g *fakeGraph) *Client {
 	t.Helper()
-	c, err := NewClient(Config{PageID: testPage, PageAccessToken: testToken, GraphBaseURL: g.URL})
+	// the fake Graph API listens on loopback
+	c, err := NewClient(Config{PageID: testPage, PageAccessToken: testToken, GraphBaseURL: g.URL, AllowPrivateHosts: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,5 +407,21 @@ func TestGraphErrorDecodes(t *testing.T) {
 	}
 	if w.Error.Code != 551 || w.Error.Subcode != 1545041 || w.Error.FBTraceID != "AxbxV8R2rRwl5Xj0iXdSmcq" {
 		t.Errorf("%+v", w.Error)
+	}
+}
+
+// Without AllowPrivateHosts a graph_base_url on loopback is refused at connect time:
+// the page token never leaves.
+func TestPrivateGraphBaseNeedsTheSetting(t *testing.T) {
+	g := newFakeGraph(t, graphReply{status: 200, body: []byte(`{"id":"1","name":"Page"}`)})
+	c, err := NewClient(Config{PageID: testPage, PageAccessToken: testToken, GraphBaseURL: g.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Check(context.Background()); !errors.Is(err, netguard.ErrBlocked) {
+		t.Errorf("Check: %v", err)
+	}
+	if n := len(g.Calls()); n != 0 {
+		t.Errorf("%d requests reached the loopback server", n)
 	}
 }

@@ -50,6 +50,8 @@ func newTestConnector(t *testing.T, g *fakeGraph, st *statusLog) *Connector {
 		AppSecret:       testAppSecret,
 		VerifyToken:     "verify-me",
 		GraphBaseURL:    g.URL,
+		// the fake Graph API listens on loopback
+		AllowPrivateHosts: true,
 	}
 	if st != nil {
 		cfg.OnStatus = st.record

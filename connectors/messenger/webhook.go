@@ -26,8 +26,9 @@ const SignatureHeader = "X-Hub-Signature-256"
 
 // VerifyChallenge answers Facebook's subscription handshake
 // (GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C). ok is true only when the
-// mode is subscribe and T equals cfg.VerifyToken; the handler then answers 200 with
-// challenge as the body, and 403 otherwise.
+// mode is subscribe, T equals cfg.VerifyToken and C looks like Facebook's challenge (see
+// validChallenge); the handler then answers 200 with challenge as the body, and 403
+// otherwise.
 func VerifyChallenge(cfg Config, query url.Values) (challenge string, ok bool) {
 	if cfg.VerifyToken == "" || query.Get("hub.mode") != "subscribe" {
 		return "", false
@@ -37,10 +38,30 @@ func VerifyChallenge(cfg Config, query url.Values) (challenge string, ok bool) {
 		return "", false
 	}
 	challenge = query.Get("hub.challenge")
-	if challenge == "" {
+	if !validChallenge(challenge) {
 		return "", false
 	}
 	return challenge, true
+}
+
+// maxChallengeLength bounds hub.challenge; Facebook's is a number of about ten digits.
+const maxChallengeLength = 128
+
+// validChallenge keeps the handshake from echoing anything but a short opaque token:
+// whoever knows the verify token (it is typed into Facebook's dashboard, not a signing
+// key) could otherwise make Kibo's origin answer with a body of their choosing.
+func validChallenge(c string) bool {
+	if c == "" || len(c) > maxChallengeLength {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		switch b := c[i]; {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9', b == '-', b == '_', b == '.':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // VerifySignature reports whether header ("sha256=<hex>") is the HMAC-SHA256 of body

@@ -55,6 +55,10 @@ func TestVerifyChallenge(t *testing.T) {
 		{"wrong mode", cfg, "hub.mode=unsubscribe&hub.verify_token=s3cret-verify&hub.challenge=1158201444", "", false},
 		{"no challenge", cfg, "hub.mode=subscribe&hub.verify_token=s3cret-verify", "", false},
 		{"inbox without token", Config{}, "hub.mode=subscribe&hub.verify_token=&hub.challenge=1", "", false},
+		// the answer is the challenge itself: only a plain token is echoed
+		{"markup as challenge", cfg, "hub.mode=subscribe&hub.verify_token=s3cret-verify&hub.challenge=" + url.QueryEscape("<script>alert(1)</script>"), "", false},
+		{"JSON as challenge", cfg, "hub.mode=subscribe&hub.verify_token=s3cret-verify&hub.challenge=" + url.QueryEscape(`{"object":"page"}`), "", false},
+		{"overlong challenge", cfg, "hub.mode=subscribe&hub.verify_token=s3cret-verify&hub.challenge=" + strings.Repeat("1", 129), "", false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

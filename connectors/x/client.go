@@ -14,6 +14,7 @@ import (
 	"github.com/dghubble/oauth1"
 
 	"kibo/connectors"
+	"kibo/connectors/netguard"
 )
 
 const (
@@ -35,8 +36,12 @@ const (
 // is not X's own API, sends them there instead. The rewrite happens before signing, so
 // the signature covers the URL actually requested.
 func newTransport(cfg Config, base *url.URL) http.RoundTripper {
+	// the signed requests go out through a transport that refuses private addresses
+	// (netguard) unless the installation allows them
+	guarded := context.WithValue(context.Background(), oauth1.HTTPClient,
+		&http.Client{Transport: netguard.Policy{AllowPrivate: cfg.AllowPrivateHosts}.Transport()})
 	oauthClient := oauth1.NewConfig(cfg.ConsumerKey, cfg.ConsumerSecret).
-		Client(oauth1.NoContext, oauth1.NewToken(cfg.AccessToken, cfg.AccessSecret))
+		Client(guarded, oauth1.NewToken(cfg.AccessToken, cfg.AccessSecret))
 	if base.String() == DefaultAPIBaseURL {
 		return oauthClient.Transport
 	}

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"kibo/connectors"
+	"kibo/connectors/netguard"
 )
 
 const (
@@ -137,6 +138,8 @@ func newTestConnector(t *testing.T, f *fakeX, mod func(*Config)) *Connector {
 		AccessSecret:   testAccessSecret,
 		APIBaseURL:     f.URL,
 		PollInterval:   time.Minute,
+		// the fake X API listens on loopback
+		AllowPrivateHosts: true,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -407,5 +410,22 @@ func TestNewConfig(t *testing.T) {
 	}
 	if _, ok := c.transport.(*rewriteTransport); ok {
 		t.Error("the default base URL needs no rewrite")
+	}
+}
+
+// Without AllowPrivateHosts an api_base_url on loopback is refused at connect time:
+// the signed request (and the account's tokens) never leave.
+func TestPrivateAPIBaseNeedsTheSetting(t *testing.T) {
+	f := newFakeX(t)
+	c := newTestConnector(t, f, func(cfg *Config) { cfg.AllowPrivateHosts = false })
+	err := c.Check(context.Background())
+	if !errors.Is(err, netguard.ErrBlocked) {
+		t.Errorf("Check: %v", err)
+	}
+	f.mu.Lock()
+	n := len(f.calls)
+	f.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d requests reached the loopback server", n)
 	}
 }

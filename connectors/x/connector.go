@@ -30,6 +30,9 @@ type Config struct {
 	AccessSecret   string
 	// APIBaseURL defaults to DefaultAPIBaseURL.
 	APIBaseURL string
+	// AllowPrivateHosts lets APIBaseURL be a loopback or private address (tests);
+	// without it such connections are refused (netguard).
+	AllowPrivateHosts bool
 	// PollInterval defaults to DefaultPollInterval.
 	PollInterval time.Duration
 	// OnStatus, when set, hears whether the account looks connected and the last error:
@@ -110,8 +113,18 @@ func sleepCtx(ctx context.Context, d time.Duration) error {
 // Kind is "x".
 func (c *Connector) Kind() string { return Kind }
 
-// CRC answers X's challenge-response check with this inbox's consumer secret.
-func (c *Connector) CRC(crcToken string) string { return CRCResponse(c.cfg.ConsumerSecret, crcToken) }
+// ErrBadCRCToken is CRC's answer to a token that is not one of X's (see ValidCRCToken).
+var ErrBadCRCToken = errors.New("x: crc_token must be a short string of letters, digits and + / = - _")
+
+// CRC answers X's challenge-response check with this inbox's consumer secret. It
+// refuses any token X would not send, so that the answer can never serve as the
+// signature of a webhook body.
+func (c *Connector) CRC(crcToken string) (string, error) {
+	if !ValidCRCToken(crcToken) {
+		return "", ErrBadCRCToken
+	}
+	return CRCResponse(c.cfg.ConsumerSecret, crcToken), nil
+}
 
 // VerifyWebhook checks a webhook's signature header against the consumer secret and
 // reports the outcome through OnStatus.
@@ -124,11 +137,16 @@ func (c *Connector) VerifyWebhook(header string, body []byte) bool {
 	return true
 }
 
-// ParseWebhook parses an Account Activity body for this inbox's account.
+// ParseWebhook parses an Account Activity body for this inbox's account: its
+// for_user_id must be the account's id, so an inbox whose id is not known yet (no
+// user_id in the settings, no poll answered) takes no webhook.
 func (c *Connector) ParseWebhook(body []byte) ([]connectors.Inbound, error) {
 	c.mu.Lock()
 	own := c.ownID
 	c.mu.Unlock()
+	if own == "" {
+		return nil, &MalformedError{Reason: "this inbox's X user id is not known yet: set user_id in its settings"}
+	}
 	return ParseWebhook(c.cfg.InboxID, own, body)
 }
 

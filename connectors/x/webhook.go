@@ -25,9 +25,38 @@ const Kind = "x"
 const SignatureHeader = "x-twitter-webhooks-signature"
 
 // CRCResponse answers X's challenge-response check (GET ?crc_token=T): the handler
-// replies {"response_token": CRCResponse(secret, T)}.
+// replies {"response_token": CRCResponse(secret, T)}. It signs whatever it is given:
+// the handler must check the token with ValidCRCToken first.
 func CRCResponse(consumerSecret, crcToken string) string {
 	return "sha256=" + base64.StdEncoding.EncodeToString(hmacSHA256(consumerSecret, []byte(crcToken)))
+}
+
+// MaxCRCTokenLength is the longest crc_token answered. X's tokens are a few dozen
+// characters.
+const MaxCRCTokenLength = 255
+
+// ValidCRCToken tells whether a crc_token looks like one of X's: a short opaque string
+// of letters, digits and the base64 and base64url punctuation (+ / = - _).
+//
+// The CRC answer and a body's signature are the same construction, base64(HMAC-SHA256(
+// consumer secret, bytes)), so whoever may choose the token may have Kibo sign anything,
+// and a token that is a JSON body would come back as that body's valid signature. What
+// keeps the two apart is what each side accepts: a token can never hold '{', '"' or a
+// space, and a body must be a JSON object (ParseWebhook), so no CRC answer ever signs a
+// body Kibo would take.
+func ValidCRCToken(token string) bool {
+	if token == "" || len(token) > MaxCRCTokenLength {
+		return false
+	}
+	for i := 0; i < len(token); i++ {
+		switch c := token[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '+' || c == '/' || c == '=' || c == '-' || c == '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // VerifySignature reports whether header ("sha256=<base64>") is the HMAC-SHA256 of body
@@ -135,8 +164,10 @@ type wireMedia struct {
 // ParseWebhook reads one Account Activity body (already signature-checked) into the
 // direct messages it carries. Messages the account sent itself (from X's own apps, or
 // Kibo's replies coming back) are Echo, with the customer they went to as Identity.
-// ownUserID may be empty, then for_user_id says whose account this is. Activity other
-// than direct messages (follows, typing, reads) yields nothing.
+// Every body must be a JSON object naming the account in for_user_id (X always sends
+// it); when ownUserID is set it must be that account, otherwise for_user_id says whose
+// account this is. Activity other than direct messages (follows, typing, reads) yields
+// nothing.
 func ParseWebhook(inboxID int64, ownUserID string, body []byte) ([]connectors.Inbound, error) {
 	var act activity
 	if err := json.Unmarshal(body, &act); err != nil {
@@ -145,16 +176,13 @@ func ParseWebhook(inboxID int64, ownUserID string, body []byte) ([]connectors.In
 	if body = bytes.TrimSpace(body); len(body) == 0 || body[0] != '{' {
 		return nil, &MalformedError{Reason: "body is not a JSON object"}
 	}
-	if ownUserID != "" && act.ForUserID != "" && act.ForUserID != ownUserID {
+	if act.ForUserID == "" {
+		return nil, &MalformedError{Reason: "for_user_id is missing: the body does not say which account it is for"}
+	}
+	if ownUserID != "" && act.ForUserID != ownUserID {
 		return nil, &MalformedError{Reason: fmt.Sprintf("the event is for user %s, not this inbox's user %s", act.ForUserID, ownUserID)}
 	}
-	own := ownUserID
-	if own == "" {
-		own = act.ForUserID
-	}
-	if own == "" && len(act.DirectMessageEvents) > 0 {
-		return nil, &MalformedError{Reason: "for_user_id is missing, so sent and received messages can't be told apart"}
-	}
+	own := act.ForUserID
 	user := func(id string) (name, handle string) {
 		u := act.Users[id]
 		return u.Name, u.ScreenName

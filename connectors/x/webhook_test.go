@@ -38,6 +38,60 @@ func TestCRCResponse(t *testing.T) {
 	}
 }
 
+func TestValidCRCToken(t *testing.T) {
+	body := string(readFixture(t, "aaa_dm_received.json"))
+	tests := []struct {
+		token string
+		ok    bool
+	}{
+		{"crc-token-1516403560", true},
+		{"NjgzMTk4OTQ0NzU0NTk2ODgw", true},
+		{"abc+/=_-XYZ09", true},
+		{strings.Repeat("a", MaxCRCTokenLength), true},
+		{"", false},
+		{strings.Repeat("a", MaxCRCTokenLength+1), false},
+		{body, false},
+		{`{"for_user_id":"1"}`, false},
+		{"two words", false},
+		{"tab\t", false},
+		{"line\nbreak", false},
+		{"ünïcode", false},
+	}
+	for _, tt := range tests {
+		if got := ValidCRCToken(tt.token); got != tt.ok {
+			t.Errorf("ValidCRCToken(%.40q) = %v, want %v", tt.token, got, tt.ok)
+		}
+	}
+}
+
+// The CRC answer is base64(HMAC(secret, token)), the very form of a body's signature:
+// a token that is a webhook body would come back signed. The connector refuses such a
+// token, and no token it answers is a body ParseWebhook takes.
+func TestCRCIsNoSigningOracle(t *testing.T) {
+	c, err := New(Config{InboxID: 1, UserID: ownID, ConsumerKey: "k", ConsumerSecret: testSecret, AccessToken: "a", AccessSecret: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readFixture(t, "aaa_dm_received.json")
+	for _, token := range []string{string(body), " " + string(body), string(bytes.TrimSpace(body))} {
+		if answer, err := c.CRC(token); err == nil || answer != "" {
+			t.Fatalf("CRC signed a webhook body: %q, %v", answer, err)
+		}
+	}
+	if answer, err := c.CRC("crc-token-1516403560"); err != nil || answer != CRCResponse(testSecret, "crc-token-1516403560") {
+		t.Fatalf("a real token: %q, %v", answer, err)
+	}
+	// Whatever a valid token is, it is not a body the parser takes.
+	for _, token := range []string{"crc-token-1516403560", "e30=", "1", "null", "true", "-1"} {
+		if _, err := c.CRC(token); err != nil {
+			continue
+		}
+		if _, err := c.ParseWebhook([]byte(token)); err == nil {
+			t.Errorf("token %q is also a webhook body", token)
+		}
+	}
+}
+
 func TestVerifySignature(t *testing.T) {
 	body := readFixture(t, "aaa_dm_received.json")
 	// Computed independently over the fixture's bytes.
@@ -160,6 +214,21 @@ func TestParseWebhookOtherAccount(t *testing.T) {
 	if !errors.Is(err, ErrMalformed) {
 		t.Errorf("an event for another account: err = %v", err)
 	}
+	// without for_user_id the body names no account, so it can't be this inbox's
+	body := bytes.Replace(readFixture(t, "aaa_dm_received.json"), []byte(`"for_user_id"`), []byte(`"for_someone"`), 1)
+	if _, err := ParseWebhook(1, ownID, body); !errors.Is(err, ErrMalformed) {
+		t.Errorf("an event without for_user_id: err = %v", err)
+	}
+}
+
+func TestConnectorParseWebhookNeedsItsAccount(t *testing.T) {
+	c, err := New(Config{InboxID: 1, ConsumerKey: "k", ConsumerSecret: testSecret, AccessToken: "a", AccessSecret: "b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ParseWebhook(readFixture(t, "aaa_dm_received.json")); !errors.Is(err, ErrMalformed) {
+		t.Errorf("an inbox that does not know its account took a webhook: %v", err)
+	}
 }
 
 func TestParseWebhookMalformed(t *testing.T) {
@@ -177,6 +246,8 @@ func TestParseWebhookMalformed(t *testing.T) {
 		{"echo without recipient", `{"for_user_id":"1","direct_message_events":[{"type":"message_create","id":"5","message_create":{"sender_id":"1"}}]}`},
 		{"bad timestamp", `{"for_user_id":"1","direct_message_events":[{"type":"message_create","id":"5","created_timestamp":"yesterday","message_create":{"sender_id":"2"}}]}`},
 		{"no for_user_id", `{"direct_message_events":[{"type":"message_create","id":"5","message_create":{"sender_id":"2"}}]}`},
+		{"no for_user_id, no events", `{"users":{}}`},
+		{"empty object", `{}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

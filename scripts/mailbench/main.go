@@ -170,7 +170,8 @@ func runOnce(o options, corpus *corpus, profile bool) (result, error) {
 	}
 	res.appendRate = float64(len(corpus.msgs)) / time.Since(t0).Seconds()
 
-	k := &loadkit.Kibo{Bin: o.bin, Data: filepath.Join(dir, "data")}
+	// the throwaway Dovecot listens on loopback
+	k := &loadkit.Kibo{Bin: o.bin, Data: filepath.Join(dir, "data"), Env: []string{"KIBO_ALLOW_PRIVATE_HOSTS=true"}}
 	if o.durability != "" {
 		k.Env = append(k.Env, "KIBO_DURABILITY="+o.durability)
 	}

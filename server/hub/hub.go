@@ -8,6 +8,12 @@
 //
 // Publishing never blocks: each subscriber has a buffered channel, and one that falls
 // behind is dropped (its page reconnects and replays from the ring).
+//
+// A subscriber knows whose page it is and by which credential it was opened (Viewer).
+// An event may be for some agents only (Audience), and is then neither sent nor
+// replayed to anyone else; and when a credential ends (logout, a revoked token) or an
+// agent loses access (disabled, new password, another role), Disconnect closes the
+// pages it opened, so no page keeps hearing what its agent may no longer see.
 package hub
 
 import (
@@ -20,6 +26,51 @@ import (
 type Event struct {
 	Seq     int64
 	Payload []byte
+	To      Audience
+}
+
+// Viewer is whose page a subscriber is, and what opened it.
+type Viewer struct {
+	AgentID int64
+	Name    string
+	Admin   bool
+	// Credential names what authenticated the socket ("session:<hash>",
+	// "token:<id>"), so that ending it closes exactly the pages it opened.
+	Credential string
+}
+
+// Audience is who may receive an event. The zero value is every agent.
+type Audience struct {
+	restricted bool
+	agents     []int64
+	admins     bool
+}
+
+// Everyone is every agent.
+func Everyone() Audience { return Audience{} }
+
+// Agents is these agents only (nobody when there are none).
+func Agents(ids ...int64) Audience {
+	return Audience{restricted: true, agents: append([]int64(nil), ids...)}
+}
+
+// Admins is the admins only.
+func Admins() Audience { return Audience{restricted: true, admins: true} }
+
+// Allows tells whether v may receive an event for a.
+func (a Audience) Allows(v Viewer) bool {
+	if !a.restricted {
+		return true
+	}
+	if a.admins && v.Admin {
+		return true
+	}
+	for _, id := range a.agents {
+		if id == v.AgentID {
+			return true
+		}
+	}
+	return false
 }
 
 // Hub holds the ring and the subscribers.
@@ -37,12 +88,16 @@ type Hub struct {
 
 // Subscriber is one open agent page.
 type Subscriber struct {
+	Viewer
 	C       chan []byte
-	AgentID int64
-	Name    string
 	viewing int64
 	dropped bool
+	reason  string // why Disconnect closed C; empty when dropped for being slow
 }
+
+// Reason is why the hub closed C: what Disconnect was told, or "" when the page was
+// dropped for falling behind (or the hub closed). Read it only after C is closed.
+func (s *Subscriber) Reason() string { return s.reason }
 
 // New makes a hub that remembers the last size events.
 func New(size int) *Hub {
@@ -59,7 +114,11 @@ func New(size int) *Hub {
 
 // Publish stamps v (a JSON object) with the next seq, keeps it for replay and sends it
 // to every subscriber. It returns the seq.
-func (h *Hub) Publish(v map[string]any) int64 {
+func (h *Hub) Publish(v map[string]any) int64 { return h.PublishTo(v, Everyone()) }
+
+// PublishTo is Publish for the subscribers to allows only; a page of anyone else
+// neither receives the event nor has it replayed.
+func (h *Hub) PublishTo(v map[string]any, to Audience) int64 {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.next++
@@ -75,9 +134,11 @@ func (h *Hub) Publish(v map[string]any) int64 {
 	} else {
 		h.count++
 	}
-	h.ring[idx] = Event{Seq: seq, Payload: b}
+	h.ring[idx] = Event{Seq: seq, Payload: b, To: to}
 	for s := range h.subs {
-		h.sendLocked(s, b)
+		if to.Allows(s.Viewer) {
+			h.sendLocked(s, b)
+		}
 	}
 	return seq
 }
@@ -123,7 +184,7 @@ func (h *Hub) dropLocked(s *Subscriber) {
 // Subscribe registers a page. With since > 0 the events after since are queued first;
 // resync is true when since is older than the ring (or from before this boot) and
 // the page must reload instead. The current seq is returned for the hello frame.
-func (h *Hub) Subscribe(agentID int64, name string, since int64, buffer int) (s *Subscriber, current int64, resync bool) {
+func (h *Hub) Subscribe(v Viewer, since int64, buffer int) (s *Subscriber, current int64, resync bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var replay [][]byte
@@ -137,7 +198,7 @@ func (h *Hub) Subscribe(agentID int64, name string, since int64, buffer int) (s 
 		} else {
 			for i := 0; i < h.count; i++ {
 				e := h.ring[(h.start+i)%len(h.ring)]
-				if e.Seq > since {
+				if e.Seq > since && e.To.Allows(v) {
 					replay = append(replay, e.Payload)
 				}
 			}
@@ -149,7 +210,7 @@ func (h *Hub) Subscribe(agentID int64, name string, since int64, buffer int) (s 
 	if buffer < len(replay)+64 {
 		buffer = len(replay) + 64
 	}
-	s = &Subscriber{C: make(chan []byte, buffer), AgentID: agentID, Name: name}
+	s = &Subscriber{Viewer: v, C: make(chan []byte, buffer)}
 	for _, b := range replay {
 		s.C <- b
 	}
@@ -169,6 +230,42 @@ func (h *Hub) Unsubscribe(s *Subscriber) {
 	if presenceChanged != 0 {
 		h.broadcastPresenceLocked(presenceChanged)
 	}
+}
+
+// Disconnect closes the pages of every subscriber that match picks, with reason for
+// their writers to pass on (Reason), and returns how many it closed. A page whose
+// agent may still connect reconnects and replays what it missed.
+func (h *Hub) Disconnect(match func(Viewer) bool, reason string) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var gone []*Subscriber
+	for s := range h.subs {
+		if match(s.Viewer) {
+			gone = append(gone, s)
+		}
+	}
+	left := map[int64]bool{}
+	for _, s := range gone {
+		if s.viewing != 0 {
+			left[s.viewing] = true
+		}
+		s.reason = reason
+		h.dropLocked(s)
+	}
+	for conv := range left {
+		h.broadcastPresenceLocked(conv)
+	}
+	return len(gone)
+}
+
+// DisconnectAgent closes every page of one agent.
+func (h *Hub) DisconnectAgent(agentID int64, reason string) int {
+	return h.Disconnect(func(v Viewer) bool { return v.AgentID == agentID }, reason)
+}
+
+// DisconnectCredential closes the pages opened with one credential.
+func (h *Hub) DisconnectCredential(credential, reason string) int {
+	return h.Disconnect(func(v Viewer) bool { return v.Credential == credential }, reason)
 }
 
 // Current is the last seq given out.

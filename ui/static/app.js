@@ -7,7 +7,13 @@
 'use strict';
 (function () {
   const K = (window.K = {});
-  K.me = window.KIBO_ME || null;
+  // what the server knew when it rendered the page (layout.html): the agent, and the
+  // event seq the live socket starts from
+  const boot = (() => {
+    const el = document.getElementById('kibo-boot');
+    try { return (el && JSON.parse(el.textContent)) || {}; } catch (e) { return {}; }
+  })();
+  K.me = boot.me || null;
   const csrfMeta = document.querySelector('meta[name="csrf-token"]');
   const csrf = csrfMeta ? csrfMeta.content : '';
 
@@ -643,7 +649,7 @@
   K.live = function (handlers) {
     if (handlers) liveSubs.push(handlers);
     if (liveConn) return liveConn;
-    let ws = null, seq = window.KIBO_SEQ || 0, attempt = 0, timer = 0, pillTimer = 0, conn = null, connected = false;
+    let ws = null, seq = boot.seq || 0, attempt = 0, timer = 0, pillTimer = 0, conn = null, connected = false;
     const pill = document.getElementById('conn-pill');
 
     function setDown(down) {
@@ -689,8 +695,10 @@
         }
         each('onEvent', ev);
       };
-      s.onclose = () => {
+      s.onclose = (ev) => {
         if (ws !== s) return;
+        // 4401: this session ended (signed out elsewhere, disabled, password changed)
+        if (ev && ev.code === 4401) { location.href = '/login?next=' + encodeURIComponent(location.pathname + location.search); return; }
         ws = null; connected = false;
         setDown(true);
         schedule();

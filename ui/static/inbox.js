@@ -1030,13 +1030,63 @@
     return out;
   }
 
-  const FRAME_HEAD = '<!doctype html><meta charset="utf-8">' +
-    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data: https:; style-src \'unsafe-inline\'">' +
-    '<base target="_blank"><style>html{font:14px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Arial,sans-serif;color:#1d2330}' +
+  // An e-mail's HTML is shown in a sandboxed frame (no scripts, no forms, an opaque
+  // origin) under a Content-Security-Policy of its own. Remote images stay blocked until
+  // the agent asks for them for that message: a tracking pixel would tell the sender
+  // that, when and from where the mail was read. Inline images (cid:) are the mail's own
+  // attachments, held by Kibo: fetched here with the agent's session and put into the
+  // frame as data: URLs, so they show at once.
+  const FRAME_STYLE = '<base target="_blank"><style>html{font:14px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Roboto,Arial,sans-serif;color:#1d2330}' +
     'body{margin:0;padding:0 2px;overflow-wrap:anywhere}img{max-width:100%;height:auto}table{max-width:100%}' +
     'blockquote{margin:.4em 0;padding-left:.8em;border-left:3px solid #dfe3ea;color:#6a7284}a{color:#4353c9}p{margin:0 0 .6em}</style>';
+  const frameHead = (remote) => '<!doctype html><meta charset="utf-8">' +
+    '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; img-src data:' + (remote ? ' https:' : '') + '; style-src \'unsafe-inline\'">' +
+    FRAME_STYLE;
+  const remoteAllowed = new Set(); // ids of the messages whose remote images the agent asked for
+  const inlineData = new Map(); // attachment URL → Promise of its data: URL ('' when it can't be had)
+  const REMOTE_URL = /^\s*(https?:)?\/\//i;
+
+  function inlineImage(url) {
+    if (!inlineData.has(url)) {
+      inlineData.set(url, fetch(url, { credentials: 'same-origin' })
+        .then((r) => (r.ok ? r.blob() : null))
+        .then((b) => (b && /^image\//.test(b.type) ? new Promise((done) => {
+          const fr = new FileReader();
+          fr.onload = () => done(String(fr.result));
+          fr.onerror = () => done('');
+          fr.readAsDataURL(b);
+        }) : ''))
+        .catch(() => ''));
+    }
+    return inlineData.get(url);
+  }
+
+  // frameBody rewrites the (already sanitised) HTML in an inert document, which loads
+  // nothing: cid: images get their data: URLs, and remote images lose their address
+  // unless allowed. It says how many remote images it held back.
+  function frameBody(html, inline, remote) {
+    const doc = new DOMParser().parseFromString(html, 'text/html');
+    let held = 0;
+    for (const img of doc.querySelectorAll('img')) {
+      const src = img.getAttribute('src') || '';
+      if (/^cid:/i.test(src)) {
+        const d = inline.get(src.slice(4).replace(/^<|>$/g, '').toLowerCase());
+        if (d) img.setAttribute('src', d); else img.removeAttribute('src');
+      } else if (!remote && REMOTE_URL.test(src)) {
+        img.setAttribute('data-remote-src', src);
+        img.removeAttribute('src');
+        held++;
+      }
+      if (!remote && img.hasAttribute('srcset')) {
+        img.removeAttribute('srcset');
+        held++;
+      }
+    }
+    return { body: doc.body ? doc.body.innerHTML : '', held };
+  }
 
   function htmlFrame(m) {
+    const remote = remoteAllowed.has(m.id);
     const f = document.createElement('iframe');
     f.setAttribute('sandbox', ''); // no scripts, no forms, no popups, opaque origin
     f.setAttribute('referrerpolicy', 'no-referrer');
@@ -1044,8 +1094,27 @@
     f.className = 'msg-html';
     const lines = String(m.text || '').split('\n').reduce((n, l) => n + 1 + Math.floor(l.length / 90), 0);
     f.style.height = Math.max(90, Math.min(460, lines * 21 + 28)) + 'px';
-    f.srcdoc = FRAME_HEAD + m.html;
-    return f;
+    const show = (inline) => {
+      const r = frameBody(m.html, inline, remote);
+      f.srcdoc = frameHead(remote) + r.body;
+      return r.held;
+    };
+    const held = show(new Map());
+    const cids = (m.attachments || []).filter((a) => a.content_id && a.url && /^image\//.test(a.content_type || ''));
+    if (cids.length) {
+      Promise.all(cids.map((a) => inlineImage(a.url).then((d) => [a.content_id.replace(/^<|>$/g, '').toLowerCase(), d])))
+        .then((pairs) => show(new Map(pairs.filter((p) => p[1]))));
+    }
+    if (!held) return f;
+    const box = h('div', { class: 'msg-frame' },
+      h('div', { class: 'msg-images' },
+        h('span', null, 'Remote images are blocked: loading them can tell the sender you opened this mail.'),
+        h('button', {
+          type: 'button', class: 'link-btn msg-images-load',
+          onclick: () => { remoteAllowed.add(m.id); box.replaceWith(htmlFrame(m)); },
+        }, 'Load remote images')),
+      f);
+    return box;
   }
 
   function deliveryMark(m) {

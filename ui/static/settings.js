@@ -377,6 +377,7 @@
     const name = h('input', { id: 'profile-name', value: me.name || '', required: true, autocomplete: 'name' });
     const email = h('input', { value: me.email || '', readOnly: true });
     const saveName = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Save');
+    const cur = h('input', { id: 'profile-current-password', type: 'password', autocomplete: 'current-password' });
     const pw = h('input', { id: 'profile-password', type: 'password', autocomplete: 'new-password', minlength: 8 });
     const pw2 = h('input', { type: 'password', autocomplete: 'new-password' });
     const savePw = h('button', { type: 'submit', class: 'btn btn-primary' }, 'Change password');
@@ -399,14 +400,16 @@
       h('form', {
         class: 'card', onsubmit: async (e) => {
           e.preventDefault();
+          if (!cur.value) { K.toast('Your current password is needed.'); cur.focus(); return; }
           if (pw.value.length < 8) { K.toast('The new password needs at least 8 characters.'); pw.focus(); return; }
           if (pw.value !== pw2.value) { K.toast('The two passwords differ.'); pw2.focus(); return; }
-          const r = await K.run(savePw, () => api('PATCH', '/agents/' + me.id, { password: pw.value }), 'Password changed');
-          if (r !== undefined) { pw.value = ''; pw2.value = ''; }
+          const r = await K.run(savePw, () => api('PATCH', '/agents/' + me.id, { password: pw.value, current_password: cur.value }), 'Password changed: your other sessions and API tokens have ended');
+          if (r !== undefined) { cur.value = ''; pw.value = ''; pw2.value = ''; }
         },
       },
       h('div', { class: 'card-head' }, h('h2', null, 'Password')),
-      h('div', { class: 'card-body' }, h('div', { class: 'row2' }, K.field('New password', pw, 'At least 8 characters.'), K.field('Repeat it', pw2))),
+      h('div', { class: 'card-body' }, K.field('Current password', cur),
+        h('div', { class: 'row2' }, K.field('New password', pw, 'At least 8 characters. Your other sessions and your API tokens end.'), K.field('Repeat it', pw2))),
       h('div', { class: 'card-foot' }, savePw)));
   }
 
