@@ -99,6 +99,7 @@ type Server struct {
 	tokenUse   *tokenUse // API tokens' last_used_at, written off the request path
 	proxies    *trustedProxies
 	logins     *loginThrottle // throttle.go
+	auth       *authCache     // who a cookie or token stands for (authcache.go)
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search
@@ -145,7 +146,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(), ops: newOps(),
 		listSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait), longSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait),
 		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery), proxies: proxies,
-		logins: newLoginThrottle(cfg.Now)}
+		logins: newLoginThrottle(cfg.Now), auth: newAuthCache(cfg.Now)}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
 	s.registerSocialChannels()
