@@ -85,7 +85,22 @@ type Identity struct {
 	Name       string
 	Email      string
 	Handle     string
+	// EmailVerified says Email was signed by the sender's proof (the email claim of a
+	// widget JWT). Only then may the address find or join a contact; an unverified one
+	// is what the sender typed or a page passed beside a proof that doesn't sign it,
+	// kept and shown to agents as unverified. (An e-mail identity's address is its
+	// ExternalID, which the channel itself vouches for.)
+	EmailVerified bool
+	// NameUnverified marks a Name the sender's proof doesn't sign (a widget identity's
+	// name beside a hash of its id), so agents see it as such. Other names are the
+	// channel's word.
+	NameUnverified bool
 }
+
+// ErrConversationGone is what a sink answers for a message to a conversation that was
+// deleted or erased: the message can't go there, and the channel should let the sender
+// start afresh (the widget reconnects and opens a new conversation).
+var ErrConversationGone = errors.New("the conversation was deleted")
 
 // Attachment is a file that came with a message. Data is nil when the file was over the
 // size limit (TooLarge) or only a link (URL).

@@ -297,6 +297,14 @@ func (s *Server) updateInbox(c *fiber.Ctx) error {
 		return err
 	}
 	s.store.Audit(ctx, "agent", currentAgent(c).ID, "inbox.update", "inbox", fmt.Sprint(id), map[string]any{"name": name})
+	if in.Kind == "chat" && in.State == "error" {
+		// a refused page was reported on it (widget_origin.go): the new settings may
+		// allow that site, and the next refusal is reported afresh
+		s.refusals.forget(in.ID)
+		if err := s.store.SetInboxState(ctx, in.ID, "unknown", ""); err == nil {
+			in.State, in.LastError = "unknown", ""
+		}
+	}
 	s.channels.restart(in)
 	return c.JSON(s.viewInbox(c, in))
 }

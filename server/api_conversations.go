@@ -293,6 +293,8 @@ func (s *Server) deleteConversation(c *fiber.Ctx) error {
 	if err := s.store.DeleteConversation(ctx, id); err != nil {
 		return err
 	}
+	// the visitor's open widget starts afresh instead of writing into a deleted ticket
+	s.chat.CloseConversations(id)
 	s.store.Audit(ctx, "agent", currentAgent(c).ID, "conversation.delete", "conversation", strconv.FormatInt(id, 10), nil)
 	s.hub.Publish(map[string]any{"type": "conversation.deleted", "conversation_id": id})
 	s.liveCounts.kick()

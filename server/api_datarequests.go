@@ -513,6 +513,11 @@ func (s *Server) eraseContact(c *fiber.Ctx) error {
 		}
 	}
 	res, err := s.store.EraseContact(ctx, id, store.ErasureOptions{ActorID: agent.ID, DataRequestID: body.DataRequestID})
+	if res != nil {
+		// committed (an error after the commit is about files or compaction): the
+		// person's open widgets must not outlive their conversations
+		s.chat.CloseConversations(res.ConversationIDs...)
+	}
 	if err != nil {
 		return err
 	}

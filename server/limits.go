@@ -82,6 +82,30 @@ func limitDefaults(cfg *Config) {
 	if cfg.HandshakeTimeout <= 0 {
 		cfg.HandshakeTimeout = 10 * time.Second
 	}
+	// Per remote address (the chat never applies them to loopback: see chat.Limits):
+	// a generous cap on open sockets, for an office behind one address with many tabs,
+	// and a token bucket of new conversations, so that a script opening sockets can't
+	// fill the inbox (50 sockets from one address opened 50 conversations in a second).
+	// Zero means these defaults, a negative value none.
+	cfg.Chat.PerIPConnections = orDefault(cfg.Chat.PerIPConnections, 100)
+	switch r := &cfg.Chat.NewConversationsPerMinute; {
+	case *r < 0:
+		*r = 0
+	case *r == 0:
+		*r = 6
+	}
+	cfg.Chat.NewConversationsBurst = orDefault(cfg.Chat.NewConversationsBurst, 20)
+}
+
+// orDefault is v, or def when v is zero, or zero (off) when v is negative.
+func orDefault(v, def int) int {
+	switch {
+	case v < 0:
+		return 0
+	case v == 0:
+		return def
+	}
+	return v
 }
 
 func errBusy(msg string) error {

@@ -208,9 +208,15 @@ func (w *outboxWorker) outbound(ctx context.Context, it *store.OutboxItem) (conn
 	if err != nil {
 		return connectors.Outbound{}, err
 	}
+	// the contact's address (an agent's correction) goes before the identity's, unless
+	// it is one the person only claimed: replies never go to an unverified address
+	email := ""
+	if conv.Contact.EmailVerified {
+		email = conv.Contact.Email
+	}
 	out := connectors.Outbound{
 		MessageID: msg.ID, ConversationID: conv.ID, InboxID: conv.InboxID,
-		Recipient:    connectors.Identity{Kind: recipient.Kind, Scope: recipient.Scope, ExternalID: recipient.ExternalID, Name: recipient.Name, Handle: recipient.Handle, Email: conv.Contact.Email},
+		Recipient:    connectors.Identity{Kind: recipient.Kind, Scope: recipient.Scope, ExternalID: recipient.ExternalID, Name: recipient.Name, Handle: recipient.Handle, Email: email, EmailVerified: email != ""},
 		TicketNumber: conv.Number, Subject: conv.Subject, Text: msg.Text, AuthorName: msg.Author.Name,
 		MessageIDHeader: msg.ExternalID, References: refs.References, InReplyTo: refs.InReplyTo, Tag: p.Tag,
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"net/url"
+	"strconv"
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
@@ -154,23 +155,71 @@ func (s *Server) contactPage(c *fiber.Ctx) error {
 }
 
 func (s *Server) staticAsset(c *fiber.Ctx) error {
-	body, ctype, ok := ui.Asset(c.Params("name"))
+	f, ok := ui.Asset(c.Params("name"))
 	if !ok {
 		return errNotFound("no such file")
 	}
-	c.Set("Cache-Control", "public, max-age=31536000, immutable")
-	c.Set("X-Content-Type-Options", "nosniff")
-	c.Set(fiber.HeaderContentType, ctype)
-	return c.Send(body)
+	return sendFile(c, f, "public, max-age=31536000, immutable")
 }
 
 func (s *Server) widgetJS(c *fiber.Ctx) error {
-	c.Set(fiber.HeaderContentType, "application/javascript; charset=utf-8")
-	// the snippet's URL is fixed, so caches must check back; a short max-age keeps
-	// pages fast without pinning an old widget for long
-	c.Set("Cache-Control", "public, max-age=300")
 	c.Set("Access-Control-Allow-Origin", "*")
-	return c.Send(ui.WidgetJS())
+	// the snippet's URL is fixed, so caches must check back: a short max-age keeps
+	// pages fast without pinning an old widget for long, and the check costs a 304
+	return sendFile(c, ui.WidgetJS(), "public, max-age=300, stale-while-revalidate=86400")
+}
+
+// sendFile sends an embedded file: the copy compressed once at start to a browser that
+// takes gzip, 304 to one that has this version already.
+func sendFile(c *fiber.Ctx, f *ui.File, cacheControl string) error {
+	gz := f.Gzip != nil && acceptsGzip(c.Get(fiber.HeaderAcceptEncoding))
+	body, etag := f.Body, f.ETag
+	if gz {
+		body, etag = f.Gzip, f.GzipETag
+	}
+	c.Set(fiber.HeaderCacheControl, cacheControl)
+	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
+	c.Set(fiber.HeaderETag, etag)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderContentType, f.ContentType)
+	if inm := c.Get(fiber.HeaderIfNoneMatch); inm != "" && (etagListed(inm, f.ETag) || etagListed(inm, f.GzipETag)) {
+		return c.SendStatus(fiber.StatusNotModified)
+	}
+	if gz {
+		c.Set(fiber.HeaderContentEncoding, "gzip")
+	}
+	return c.Send(body)
+}
+
+// acceptsGzip tells whether an Accept-Encoding header takes gzip (or anything), not
+// refused with q=0.
+func acceptsGzip(header string) bool {
+	for _, part := range strings.Split(header, ",") {
+		coding, params, _ := strings.Cut(part, ";")
+		coding = strings.ToLower(strings.TrimSpace(coding))
+		if coding != "gzip" && coding != "x-gzip" && coding != "*" {
+			continue
+		}
+		q := strings.ReplaceAll(strings.ToLower(params), " ", "")
+		if strings.HasPrefix(q, "q=") {
+			if v, err := strconv.ParseFloat(q[2:], 64); err == nil && v == 0 {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// etagListed tells whether an If-None-Match header names etag (or is "*").
+func etagListed(header, etag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimPrefix(strings.TrimSpace(t), "W/")
+		if t == etag || t == "*" {
+			return true
+		}
+	}
+	return false
 }
 
 // demoPage shows the widget of the first chat inbox on a sample product page.

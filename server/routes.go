@@ -23,6 +23,8 @@ func (s *Server) routes() {
 	app.Get("/demo", s.demoPage)
 	// a new widget socket takes a handshake slot until its welcome (limits.go)
 	app.Get("/widget/ws", s.widgetUpgrade, websocket.New(s.widgetSocket, websocket.Config{ReadBufferSize: 2048, WriteBufferSize: 2048}))
+	// why a widget's socket was refused: the chat isn't available on its page (widget_origin.go)
+	app.Get("/widget/check", s.widgetCheck)
 	app.Get("/login", s.loginPage)
 	app.Post("/login", s.login)
 	app.Post("/logout", s.logout)

@@ -29,6 +29,7 @@ var routeGuards = map[string]string{
 	"GET /static/:name": anyone,
 	"GET /demo":         anyone,
 	"GET /widget/ws":    anyone,
+	"GET /widget/check": anyone,
 	"GET /login":        anyone,
 	"POST /login":       anyone,
 	"POST /logout":      anyone,

@@ -100,6 +100,7 @@ type Server struct {
 	proxies    *trustedProxies
 	logins     *loginThrottle // throttle.go
 	auth       *authCache     // who a cookie or token stands for (authcache.go)
+	refusals   refusedPages   // widget pages refused for their origin (widget_origin.go)
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search

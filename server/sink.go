@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -41,7 +42,7 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 		Identity: store.IdentityRef{
 			Kind: in.Identity.Kind, Scope: in.Identity.Scope, ExternalID: in.Identity.ExternalID,
 			Name: in.Identity.Name, Email: in.Identity.Email, Handle: in.Identity.Handle,
-			Verified: in.Identity.Kind == "chat_user",
+			EmailVerified: in.Identity.EmailVerified, NameUnverified: in.Identity.NameUnverified,
 		},
 		ExternalID: in.ExternalID, ClientID: in.ClientID, ConversationID: in.ConversationID,
 		ThreadRefs: in.ThreadRefs, SubjectToken: in.SubjectToken, NewThread: in.NewThread,
@@ -64,6 +65,9 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 	}
 	res, err := s.store.Ingest(ctx, inc)
 	if err != nil {
+		if in.ConversationID != 0 && errors.Is(err, store.ErrNotFound) {
+			return connectors.Delivered{}, fmt.Errorf("%w: %w", connectors.ErrConversationGone, err)
+		}
 		var ve *store.ValidationError
 		if errors.As(err, &ve) {
 			// bad input will be as bad on the next try: the channel quarantines it

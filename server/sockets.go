@@ -49,8 +49,10 @@ func (s *Server) checkWidgetInbox(c *fiber.Ctx) error {
 	if err != nil || in.Kind != "chat" {
 		return errNotFound("no chat inbox has the key %q", key)
 	}
-	// refuse a foreign page before the upgrade, so its browser gets a plain 403
+	// refuse a foreign page before the upgrade, so its browser gets a plain 403 (its
+	// widget then asks /widget/check why, widget_origin.go)
 	if !chat.OriginAllowed(chatInbox(in).AllowedOrigins, c.Get(fiber.HeaderOrigin)) {
+		s.refusals.refused(s, in, c.Get(fiber.HeaderOrigin))
 		return errForbidden("this page's origin may not open this chat")
 	}
 	c.Locals("inbox_key", key)

@@ -13,23 +13,49 @@ import (
 
 // Contact is one person across every channel.
 type Contact struct {
-	ID         int64       `json:"id"`
-	Name       string      `json:"name"`
-	Email      string      `json:"email"`
-	CreatedAt  time.Time   `json:"created_at"`
-	UpdatedAt  time.Time   `json:"updated_at"`
-	Identities []*Identity `json:"identities"`
+	ID    int64  `json:"id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+	// EmailVerified and NameVerified are false when the address or name is only what
+	// the person typed or a page passed unsigned (a widget identity proved by a hash of
+	// its id): agents see it marked, and such an address joins nobody.
+	EmailVerified bool        `json:"email_verified"`
+	NameVerified  bool        `json:"name_verified"`
+	CreatedAt     time.Time   `json:"created_at"`
+	UpdatedAt     time.Time   `json:"updated_at"`
+	Identities    []*Identity `json:"identities"`
 }
 
 // Identity is how one channel knows the contact.
 type Identity struct {
-	ID         int64     `json:"id"`
-	Kind       string    `json:"kind"`
-	Scope      string    `json:"scope"`
-	ExternalID string    `json:"external_id"`
-	Name       string    `json:"name"`
-	Handle     string    `json:"handle"`
-	CreatedAt  time.Time `json:"created_at"`
+	ID         int64  `json:"id"`
+	Kind       string `json:"kind"`
+	Scope      string `json:"scope"`
+	ExternalID string `json:"external_id"`
+	Name       string `json:"name"`
+	Handle     string `json:"handle"`
+	// Email is the address the identity came with (an e-mail identity's own address,
+	// or what a widget identity passed), EmailVerified whether the channel or a
+	// signature vouches for it, NameVerified the same for Name. Verified is all of them.
+	Email         string    `json:"email"`
+	EmailVerified bool      `json:"email_verified"`
+	NameVerified  bool      `json:"name_verified"`
+	Verified      bool      `json:"verified"`
+	CreatedAt     time.Time `json:"created_at"`
+}
+
+// identityColumns are read by scanIdentity.
+const identityColumns = `id, kind, scope, external_id, name, handle, email, email_verified, name_verified, created_at`
+
+func scanIdentity(sc interface{ Scan(...any) error }) (*Identity, error) {
+	var i Identity
+	var at string
+	if err := sc.Scan(&i.ID, &i.Kind, &i.Scope, &i.ExternalID, &i.Name, &i.Handle, &i.Email, &i.EmailVerified, &i.NameVerified, &at); err != nil {
+		return nil, err
+	}
+	i.CreatedAt = parseTime(at)
+	i.Verified = i.NameVerified && (i.Email == "" || i.EmailVerified)
+	return &i, nil
 }
 
 // Contact returns a contact with its identities (two statements).
@@ -47,8 +73,8 @@ type rowReader interface {
 func loadContact(ctx context.Context, r rowReader, id int64) (*Contact, error) {
 	var c Contact
 	var created, updated string
-	err := r.queryRow(ctx, `SELECT id, name, email, created_at, updated_at FROM contacts WHERE id = ?`, id).
-		Scan(&c.ID, &c.Name, &c.Email, &created, &updated)
+	err := r.queryRow(ctx, `SELECT id, name, email, email_verified, name_verified, created_at, updated_at FROM contacts WHERE id = ?`, id).
+		Scan(&c.ID, &c.Name, &c.Email, &c.EmailVerified, &c.NameVerified, &created, &updated)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("contact", id)
 	}
@@ -56,24 +82,22 @@ func loadContact(ctx context.Context, r rowReader, id int64) (*Contact, error) {
 		return nil, err
 	}
 	c.CreatedAt, c.UpdatedAt = parseTime(created), parseTime(updated)
-	rows, err := r.query(ctx, `SELECT id, kind, scope, external_id, name, handle, created_at FROM identities WHERE contact_id = ? ORDER BY id`, id)
+	rows, err := r.query(ctx, `SELECT `+identityColumns+` FROM identities WHERE contact_id = ? ORDER BY id`, id)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
 	c.Identities = []*Identity{}
 	for rows.Next() {
-		var i Identity
-		var at string
-		if err := rows.Scan(&i.ID, &i.Kind, &i.Scope, &i.ExternalID, &i.Name, &i.Handle, &at); err != nil {
+		i, err := scanIdentity(rows)
+		if err != nil {
 			return nil, err
 		}
-		i.CreatedAt = parseTime(at)
 		// a visitor's id is the hash of their bearer token: a credential, not for display
 		if i.Kind == "visitor" {
 			i.ExternalID = i.ExternalID[:min(8, len(i.ExternalID))] + "…"
 		}
-		c.Identities = append(c.Identities, &i)
+		c.Identities = append(c.Identities, i)
 	}
 	return &c, rows.Err()
 }
@@ -81,21 +105,17 @@ func loadContact(ctx context.Context, r rowReader, id int64) (*Contact, error) {
 // ContactIdentity returns the contact's identity on a channel kind (the recipient of a
 // reply), preferring the one in the given scope.
 func (s *Store) ContactIdentity(ctx context.Context, contactID int64, kind, scope string) (*Identity, error) {
-	var i Identity
-	var at string
-	err := s.queryRow(ctx, `SELECT id, kind, scope, external_id, name, handle, created_at FROM identities
-		WHERE contact_id = ? AND kind = ? ORDER BY scope = ? DESC, id DESC LIMIT 1`, contactID, kind, scope).
-		Scan(&i.ID, &i.Kind, &i.Scope, &i.ExternalID, &i.Name, &i.Handle, &at)
+	i, err := scanIdentity(s.queryRow(ctx, `SELECT `+identityColumns+` FROM identities
+		WHERE contact_id = ? AND kind = ? ORDER BY scope = ? DESC, id DESC LIMIT 1`, contactID, kind, scope))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound(kind+" identity of contact", contactID)
 	}
-	i.CreatedAt = parseTime(at)
-	return &i, err
+	return i, err
 }
 
 // UpdateContact changes a contact's name and e-mail address. The address must be one
 // bare address (mailaddr.Parse), or empty to remove it: exports and erasures find the
-// person's mail by it.
+// person's mail by it. What an agent sets is theirs to vouch for: it counts as verified.
 func (s *Store) UpdateContact(ctx context.Context, id int64, name, email *string, actorID int64) (*Contact, error) {
 	if name != nil {
 		if err := CheckLen("name", *name, MaxNameLen); err != nil {
@@ -117,7 +137,8 @@ func (s *Store) UpdateContact(ctx context.Context, id int64, name, email *string
 		email = ptr("")
 	}
 	err := s.tx(ctx, func(tx *Tx) error {
-		res, err := tx.exec(ctx, `UPDATE contacts SET name = COALESCE(?, name), email = COALESCE(?, email), updated_at = ? WHERE id = ?`,
+		res, err := tx.exec(ctx, `UPDATE contacts SET name = COALESCE(?1, name), name_verified = CASE WHEN ?1 IS NULL THEN name_verified ELSE 1 END,
+			email = COALESCE(?2, email), email_verified = CASE WHEN ?2 IS NULL THEN email_verified ELSE 1 END, updated_at = ?3 WHERE id = ?4`,
 			name, email, formatTime(s.Now()), id)
 		if err != nil {
 			return err
@@ -141,15 +162,19 @@ func (s *Store) MergeContacts(ctx context.Context, keepID, otherID, actorID int6
 		return nil, invalid("a contact can't be merged into itself")
 	}
 	err := s.tx(ctx, func(tx *Tx) error {
-		type who struct{ name, email string }
+		type who struct {
+			name, email                 string
+			nameVerified, emailVerified bool
+		}
 		var keep, other who
-		if err := tx.queryRow(ctx, `SELECT name, email FROM contacts WHERE id = ?`, keepID).Scan(&keep.name, &keep.email); err != nil {
+		const q = `SELECT name, email, name_verified, email_verified FROM contacts WHERE id = ?`
+		if err := tx.queryRow(ctx, q, keepID).Scan(&keep.name, &keep.email, &keep.nameVerified, &keep.emailVerified); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound("contact", keepID)
 			}
 			return err
 		}
-		if err := tx.queryRow(ctx, `SELECT name, email FROM contacts WHERE id = ?`, otherID).Scan(&other.name, &other.email); err != nil {
+		if err := tx.queryRow(ctx, q, otherID).Scan(&other.name, &other.email, &other.nameVerified, &other.emailVerified); err != nil {
 			if errors.Is(err, sql.ErrNoRows) {
 				return notFound("contact", otherID)
 			}
@@ -172,13 +197,16 @@ func (s *Store) MergeContacts(ctx context.Context, keepID, otherID, actorID int6
 			n, _ := res.RowsAffected()
 			counts[[]string{"identities", "conversations", "messages", "data_requests", "raw_sources", "outbox"}[i]] = n
 		}
-		if keep.name == "" && other.name != "" {
-			keep.name = other.name
+		// the kept contact takes the other's name or address where it has none, or where
+		// only the other's is verified
+		if other.name != "" && (keep.name == "" || !keep.nameVerified && other.nameVerified) {
+			keep.name, keep.nameVerified = other.name, other.nameVerified
 		}
-		if keep.email == "" && other.email != "" {
-			keep.email = other.email
+		if other.email != "" && (keep.email == "" || !keep.emailVerified && other.emailVerified) {
+			keep.email, keep.emailVerified = other.email, other.emailVerified
 		}
-		if _, err := tx.exec(ctx, `UPDATE contacts SET name = ?, email = ?, updated_at = ? WHERE id = ?`, keep.name, keep.email, formatTime(s.Now()), keepID); err != nil {
+		if _, err := tx.exec(ctx, `UPDATE contacts SET name = ?, email = ?, name_verified = ?, email_verified = ?, updated_at = ? WHERE id = ?`,
+			keep.name, keep.email, keep.nameVerified || keep.name == "", keep.emailVerified || keep.email == "", formatTime(s.Now()), keepID); err != nil {
 			return err
 		}
 		if _, err := tx.exec(ctx, `DELETE FROM contacts WHERE id = ?`, otherID); err != nil {
@@ -263,7 +291,7 @@ func (s *Store) VisitorConversation(ctx context.Context, inboxID int64, kind, sc
 // picker); an empty query lists the newest.
 func (s *Store) SearchContacts(ctx context.Context, q string, limit int) ([]*Contact, error) {
 	like := "%" + q + "%"
-	rows, err := s.query(ctx, `SELECT id, name, email, created_at, updated_at FROM contacts
+	rows, err := s.query(ctx, `SELECT id, name, email, email_verified, name_verified, created_at, updated_at FROM contacts
 		WHERE ? = '' OR name LIKE ? OR email LIKE ? OR id IN (SELECT contact_id FROM identities WHERE external_id LIKE ? OR handle LIKE ? OR name LIKE ?)
 		ORDER BY updated_at DESC LIMIT ?`, q, like, like, like, like, like, limit)
 	if err != nil {
@@ -274,7 +302,7 @@ func (s *Store) SearchContacts(ctx context.Context, q string, limit int) ([]*Con
 	for rows.Next() {
 		var c Contact
 		var created, updated string
-		if err := rows.Scan(&c.ID, &c.Name, &c.Email, &created, &updated); err != nil {
+		if err := rows.Scan(&c.ID, &c.Name, &c.Email, &c.EmailVerified, &c.NameVerified, &created, &updated); err != nil {
 			return nil, err
 		}
 		c.CreatedAt, c.UpdatedAt = parseTime(created), parseTime(updated)

@@ -37,11 +37,13 @@ type Conversation struct {
 	SLA                   *SLAStatus     `json:"sla"` // due times and breach (store/sla.go)
 }
 
-// ContactSummary is the part of a contact a conversation carries.
+// ContactSummary is the part of a contact a conversation carries. EmailVerified is
+// false for an address only typed or passed unsigned (Contact).
 type ContactSummary struct {
-	ID    int64  `json:"id"`
-	Name  string `json:"name"`
-	Email string `json:"email"`
+	ID            int64  `json:"id"`
+	Name          string `json:"name"`
+	Email         string `json:"email"`
+	EmailVerified bool   `json:"email_verified"`
 }
 
 var (
@@ -61,7 +63,7 @@ func oneOf(v string, set []string) bool {
 // conversationSelect reads conversations with their channel, contact, tags and the
 // viewing agent's unread count in one statement, so a page costs one query.
 const conversationSelect = `SELECT c.id, c.number, c.inbox_id, i.kind, c.status, c.priority, c.assignee_id, c.subject,
-	ct.id, ct.name, ct.email, c.preview, c.snoozed_until, c.created_at, c.last_message_at,
+	ct.id, ct.name, ct.email, ct.email_verified, c.preview, c.snoozed_until, c.created_at, c.last_message_at,
 	c.last_customer_message_at, c.first_response_at, c.resolved_at, c.last_message_id,
 	COALESCE((SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM conversation_tags t WHERE t.conversation_id = c.id ORDER BY tag)), ''),
 	CASE WHEN c.last_inbound_message_id <= COALESCE(r.last_read_id, 0) THEN 0 ELSE
@@ -80,7 +82,7 @@ func scanConversation(sc interface{ Scan(...any) error }) (*Conversation, error)
 	var frDue, resDue, breached, nextDue sql.NullString
 	var created, last, tags string
 	err := sc.Scan(&c.ID, &c.Number, &c.InboxID, &c.Channel, &c.Status, &c.Priority, &assignee, &c.Subject,
-		&c.Contact.ID, &c.Contact.Name, &c.Contact.Email, &c.Preview, &snoozed, &created, &last,
+		&c.Contact.ID, &c.Contact.Name, &c.Contact.Email, &c.Contact.EmailVerified, &c.Preview, &snoozed, &created, &last,
 		&lastCustomer, &firstResp, &resolved, &c.LastMessageID, &tags, &c.Unread,
 		&frDue, &resDue, &breached, &nextDue)
 	if err != nil {
@@ -479,7 +481,7 @@ type CountsSnapshot struct {
 	readOpen map[int64]int
 }
 
-// CountsSnapshot reads the counts the writer keeps (migration 0014): two small tables,
+// CountsSnapshot reads the counts the writer keeps (migration 0012): two small tables,
 // one row per status, agent and inbox, whatever the number of conversations.
 func (s *Store) CountsSnapshot(ctx context.Context) (*CountsSnapshot, error) {
 	snap := &CountsSnapshot{figures: map[string]int{}, readOpen: map[int64]int{}}

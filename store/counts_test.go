@@ -10,7 +10,7 @@ import (
 )
 
 // countsByDefinition counts what the kept counts stand for, over every row, for one
-// agent: the plain definition the triggers of migration 0014 must agree with.
+// agent: the plain definition the triggers of migration 0012 must agree with.
 func countsByDefinition(t *testing.T, s *Store, agentID int64) *Counts {
 	t.Helper()
 	want := &Counts{ByStatus: map[string]int{}, ByInbox: map[int64]int{}}

@@ -74,7 +74,7 @@ func (d *DataRequest) Closed() bool {
 
 const dataRequestSelect = `SELECT d.id, d.contact_id, d.conversation_id, d.message_id, d.type, d.status, d.received_at, d.due_at,
 	d.due_rule, d.extended_due_at, d.extend_reason, d.assignee_id, d.completed_at, d.confidence, d.lang, d.evidence,
-	d.subject_ref, d.alerts_sent, d.created_at, d.updated_at, ct.name, ct.email, COALESCE(cv.number, 0)
+	d.subject_ref, d.alerts_sent, d.created_at, d.updated_at, ct.name, ct.email, COALESCE(ct.email_verified, 0), COALESCE(cv.number, 0)
 	FROM data_requests d
 	LEFT JOIN contacts ct ON ct.id = d.contact_id
 	LEFT JOIN conversations cv ON cv.id = d.conversation_id`
@@ -87,9 +87,10 @@ func scanDataRequest(sc interface{ Scan(...any) error }) (*DataRequest, error) {
 	var contact, conv, msg, assignee sql.NullInt64
 	var received, due, created, updated, alerts string
 	var extended, completed, name, email sql.NullString
+	var emailVerified bool
 	err := sc.Scan(&d.ID, &contact, &conv, &msg, &d.Type, &d.Status, &received, &due, &d.DueRule, &extended, &d.ExtendReason,
 		&assignee, &completed, &d.Confidence, &d.Lang, &d.Evidence, &d.SubjectRef, &alerts, &created, &updated,
-		&name, &email, &d.ConversationNumber)
+		&name, &email, &emailVerified, &d.ConversationNumber)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +103,7 @@ func scanDataRequest(sc interface{ Scan(...any) error }) (*DataRequest, error) {
 		d.EffectiveDueAt = *d.ExtendedDueAt
 	}
 	if d.ContactID != nil {
-		d.Contact = &ContactSummary{ID: *d.ContactID, Name: name.String, Email: email.String}
+		d.Contact = &ContactSummary{ID: *d.ContactID, Name: name.String, Email: email.String, EmailVerified: emailVerified}
 	}
 	d.AlertsSent = splitMarks(alerts)
 	return &d, nil

@@ -60,7 +60,8 @@ func (s *Store) EraseContact(ctx context.Context, id int64, opt ErasureOptions) 
 	}
 	err := s.tx(ctx, func(tx *Tx) error {
 		var name, email string
-		err := tx.queryRow(ctx, `SELECT name, email FROM contacts WHERE id = ?`, id).Scan(&name, &email)
+		var emailVerified bool
+		err := tx.queryRow(ctx, `SELECT name, email, email_verified FROM contacts WHERE id = ?`, id).Scan(&name, &email, &emailVerified)
 		if errors.Is(err, sql.ErrNoRows) {
 			return notFound("contact", id)
 		}
@@ -80,7 +81,13 @@ func (s *Store) EraseContact(ctx context.Context, id int64, opt ErasureOptions) 
 			return err
 		}
 		personal = append(personal, idents...)
-		keys, err := tx.personKeys(ctx, id, email)
+		// what names the person's own sources: not an address they only claimed
+		// (unverified), which may be someone else's
+		ownEmail := ""
+		if emailVerified {
+			ownEmail = email
+		}
+		keys, err := tx.personKeys(ctx, id, ownEmail)
 		if err != nil {
 			return err
 		}

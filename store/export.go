@@ -43,12 +43,14 @@ const ExportFormat = "kibo-contact-export/1"
 
 // ExportContact is the profile with every identity.
 type ExportContact struct {
-	ID         int64       `json:"id"`
-	Name       string      `json:"name"`
-	Email      string      `json:"email"`
-	CreatedAt  time.Time   `json:"created_at"`
-	UpdatedAt  time.Time   `json:"updated_at"`
-	Identities []*Identity `json:"identities"`
+	ID            int64       `json:"id"`
+	Name          string      `json:"name"`
+	Email         string      `json:"email"`
+	EmailVerified bool        `json:"email_verified"`
+	NameVerified  bool        `json:"name_verified"`
+	CreatedAt     time.Time   `json:"created_at"`
+	UpdatedAt     time.Time   `json:"updated_at"`
+	Identities    []*Identity `json:"identities"`
 }
 
 // ExportConversation is one conversation with its messages. ParticipantOnly marks a
@@ -179,7 +181,13 @@ func (s *Store) ExportContact(ctx context.Context, id int64) (*ContactExport, er
 				idents = append(idents, [2]string{i.Kind, i.ExternalID})
 			}
 		}
-		if ex.RawSources, err = tx.exportRawSources(ctx, id, msgIDs, newPersonKeys(ex.Contact.Email, idents)); err != nil {
+		// an address the person only claimed (unverified) may be someone else's: mail
+		// from it is not theirs to receive
+		email := ""
+		if ex.Contact.EmailVerified {
+			email = ex.Contact.Email
+		}
+		if ex.RawSources, err = tx.exportRawSources(ctx, id, msgIDs, newPersonKeys(email, idents)); err != nil {
 			return err
 		}
 		if ex.Outbox, err = tx.exportOutbox(ctx, id, convIDs, msgIDs); err != nil {

@@ -141,6 +141,31 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	if err != nil || res.MessageID <= int64(before.messages) {
 		t.Fatalf("ingest after the upgrade: %+v, %v", res, err)
 	}
+	// ids are never reused on an upgraded database either: erasing the newest contact,
+	// conversation and message frees none of their ids
+	erased, err := s.Conversation(ctx, res.ConversationID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.EraseContact(ctx, res.ContactID, ErasureOptions{ActorID: 1}); err != nil {
+		t.Fatal(err)
+	}
+	next, err := s.Ingest(ctx, Incoming{InboxID: 1, Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "after-erasure"},
+		ClientID: "after-erasure-1", Text: "a new visitor after the erasure"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nextConv, err := s.Conversation(ctx, next.ConversationID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if next.ContactID <= res.ContactID || next.ConversationID <= res.ConversationID || next.MessageID <= res.MessageID || nextConv.Number <= erased.Number {
+		t.Fatalf("ids reused after an erasure on the upgraded database: erased %+v #%d, next %+v #%d", res, erased.Number, next, nextConv.Number)
+	}
+	var integrity string
+	if err := s.r.QueryRow(`PRAGMA integrity_check`).Scan(&integrity); err != nil || integrity != "ok" {
+		t.Fatalf("integrity_check after the upgrade and an erasure: %s %v", integrity, err)
+	}
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,11 +4,15 @@
 //
 // Asset URLs carry a hash of the file's content (/static/app.3f9a1c2b.js), so the server
 // can let browsers cache them forever and a new binary can never be served a stale file.
-// The package knows nothing of HTTP frameworks: the server asks it for templates and
-// bytes.
+// Every file is also compressed with gzip once, the first time anything asks, so the
+// server sends the smaller copy to browsers that take it without compressing per
+// request. The package knows nothing of HTTP frameworks: the server asks it for
+// templates and bytes.
 package ui
 
 import (
+	"bytes"
+	"compress/gzip"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -42,16 +46,39 @@ type Page struct {
 	Seq int64
 }
 
+// File is a static file as the server sends it: its bytes; the same compressed with
+// gzip (nil where that saves too little to matter); its Content-Type; and an ETag made
+// from its content (the gzip copy is another representation: its ETag ends in "-gz").
+type File struct {
+	Body        []byte
+	Gzip        []byte
+	ContentType string
+	ETag        string
+	GzipETag    string
+}
+
 // asset is one static file and the hashed name it is served under.
 type asset struct {
-	body   []byte
-	ctype  string
+	File
 	hashed string // "app.3f9a1c2b.js"
 }
 
 // assetTable maps both the plain and the hashed name of every static file to it.
 type assetTable struct {
 	byName map[string]*asset
+}
+
+// compress is body gzipped at the best level, or nil when that saves less than a tenth
+// (or 100 bytes): such a file is sent as it is.
+func compress(body []byte) []byte {
+	var b bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&b, gzip.BestCompression)
+	zw.Write(body)
+	zw.Close()
+	if saved := len(body) - b.Len(); saved < 100 || saved < len(body)/10 {
+		return nil
+	}
+	return b.Bytes()
 }
 
 // assets hashes every static file once, the first time anything asks.
@@ -68,7 +95,9 @@ var assets = sync.OnceValue(func() *assetTable {
 		name := strings.TrimPrefix(p, "static/")
 		sum := sha256.Sum256(body)
 		ext := path.Ext(name)
-		a := &asset{body: body, ctype: contentType(ext), hashed: strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:4]) + ext}
+		tag := hex.EncodeToString(sum[:12])
+		a := &asset{File: File{Body: body, Gzip: compress(body), ContentType: contentType(ext), ETag: `"` + tag + `"`, GzipETag: `"` + tag + `-gz"`},
+			hashed: strings.TrimSuffix(name, ext) + "." + hex.EncodeToString(sum[:4]) + ext}
 		t.byName[name] = a
 		t.byName[a.hashed] = a
 		return nil
@@ -103,21 +132,21 @@ func AssetPath(name string) string {
 	return "/static/" + name
 }
 
-// Asset is the body and Content-Type of a static file, asked for by its hashed name (as
-// AssetPath gives it) or its plain name.
-func Asset(name string) (body []byte, contentType string, ok bool) {
+// Asset is a static file, asked for by its hashed name (as AssetPath gives it) or its
+// plain name.
+func Asset(name string) (*File, bool) {
 	a, ok := assets().byName[name]
 	if !ok {
-		return nil, "", false
+		return nil, false
 	}
-	return a.body, a.ctype, true
+	return &a.File, true
 }
 
 // WidgetJS is the chat widget, served at the fixed URL /widget.js that embed snippets
-// carry. It is empty if the file is missing.
-func WidgetJS() []byte {
-	b, _ := files.ReadFile("static/widget.js")
-	return b
+// carry.
+func WidgetJS() *File {
+	f, _ := Asset("widget.js")
+	return f
 }
 
 // Templates parses every page template. Pages are executed by file name

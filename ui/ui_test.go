@@ -2,6 +2,8 @@ package ui
 
 import (
 	"bytes"
+	"compress/gzip"
+	"io"
 	"regexp"
 	"strings"
 	"testing"
@@ -22,19 +24,19 @@ func TestAssetPathHashesContent(t *testing.T) {
 			t.Errorf("AssetPath(%q) = %q, want a hashed name", name, p)
 		}
 		hashed := strings.TrimPrefix(p, "/static/")
-		b1, ct1, ok1 := Asset(hashed)
-		b2, ct2, ok2 := Asset(name)
-		if !ok1 || !ok2 || !bytes.Equal(b1, b2) || ct1 != ct2 || len(b1) == 0 {
+		f1, ok1 := Asset(hashed)
+		f2, ok2 := Asset(name)
+		if !ok1 || !ok2 || !bytes.Equal(f1.Body, f2.Body) || f1.ContentType != f2.ContentType || len(f1.Body) == 0 || f1.ETag != f2.ETag {
 			t.Errorf("Asset(%q) and Asset(%q) differ or are missing", hashed, name)
 		}
 	}
-	if _, ct, _ := Asset("app.js"); !strings.HasPrefix(ct, "text/javascript") {
-		t.Errorf("app.js content type %q", ct)
+	if f, _ := Asset("app.js"); !strings.HasPrefix(f.ContentType, "text/javascript") {
+		t.Errorf("app.js content type %q", f.ContentType)
 	}
-	if _, _, ok := Asset("../ui.go"); ok {
+	if _, ok := Asset("../ui.go"); ok {
 		t.Error("Asset served a file outside static/")
 	}
-	if _, _, ok := Asset("app.00000000.js"); ok {
+	if _, ok := Asset("app.00000000.js"); ok {
 		t.Error("Asset served a wrong hash")
 	}
 	if p := AssetPath("nope.js"); p != "/static/nope.js" {
@@ -120,5 +122,33 @@ func TestSidebarIsShared(t *testing.T) {
 		if !strings.Contains(buf.String(), `data-tab="`+tab+`"`) {
 			t.Errorf("settings: no %s tab", tab)
 		}
+	}
+}
+
+// Every file is compressed once, and the copy is the same file: the widget must stay
+// within 12 KiB on the wire (it is what a visitor downloads on every site).
+func TestAssetsAreCompressedOnce(t *testing.T) {
+	for _, name := range []string{"widget.js", "app.js", "inbox.js", "app.css"} {
+		f, ok := Asset(name)
+		if !ok || f.Gzip == nil {
+			t.Fatalf("%s has no compressed copy", name)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(f.Gzip))
+		if err != nil {
+			t.Fatal(err)
+		}
+		plain, err := io.ReadAll(zr)
+		if err != nil || !bytes.Equal(plain, f.Body) {
+			t.Fatalf("%s: the gzip copy is not the file (%v)", name, err)
+		}
+		if f.ETag == "" || f.GzipETag == "" || f.ETag == f.GzipETag {
+			t.Errorf("%s: ETags %q and %q", name, f.ETag, f.GzipETag)
+		}
+	}
+	if w := WidgetJS(); len(w.Gzip) > 12*1024 {
+		t.Errorf("widget.js is %d bytes gzipped, more than 12 KiB", len(w.Gzip))
+	}
+	if again, _ := Asset("widget.js"); &again.Gzip[0] != &WidgetJS().Gzip[0] {
+		t.Error("the widget is compressed again for each caller")
 	}
 }

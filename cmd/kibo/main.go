@@ -196,7 +196,10 @@ func serve(args []string) error {
 			MessagesPerSecond: float64(envInt("KIBO_CHAT_RATE", 20)),
 			Burst:             2 * envInt("KIBO_CHAT_RATE", 20),
 			MaxConnections:    envInt("KIBO_CHAT_MAX_CONNS", 20000),
-			PerIPConnections:  envInt("KIBO_CHAT_PER_IP_CONNS", 0),
+			// per remote address (0: the default, negative: off; never for loopback)
+			PerIPConnections:          envInt("KIBO_CHAT_PER_IP_CONNS", 0),
+			NewConversationsPerMinute: float64(envInt("KIBO_CHAT_NEW_CONVS_PER_MIN", 0)),
+			NewConversationsBurst:     envInt("KIBO_CHAT_NEW_CONVS_BURST", 0),
 		},
 	}, st, log)
 	if err != nil {

@@ -9,11 +9,6 @@ package chat
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/rand"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +52,9 @@ const (
 	closePolicyViolated = 1008
 	closeTooBig         = 1009
 	closeTryAgainLater  = 1013
+	// closeConversationGone ends the sockets of a deleted or erased conversation: the
+	// widget reconnects, its token no longer finds a conversation, and it starts afresh.
+	closeConversationGone = 4004
 )
 
 // Inbox is what the chat needs to know of a chat inbox.
@@ -94,21 +92,6 @@ type Backend interface {
 	VisitorRead(conversationID, upTo int64)
 }
 
-// Limits protect the server from one visitor or one address.
-type Limits struct {
-	// MessagesPerSecond and Burst limit each visitor connection.
-	MessagesPerSecond float64
-	Burst             int
-	// PerIPConnections caps open sockets per remote address (0: no cap).
-	PerIPConnections int
-	// MaxConnections caps all widget sockets; past it new ones are refused with a
-	// close frame saying so (0: no cap).
-	MaxConnections int
-	// IdleTimeout closes a socket that has answered nothing (not even a pong) for this
-	// long.
-	IdleTimeout time.Duration
-}
-
 // Server holds the widget sessions. It is also the chat's connectors.Connector: Send
 // pushes an agent's reply to the visitor's open sockets (the reply is already stored,
 // and the widget reads history from the store on its next visit).
@@ -122,6 +105,7 @@ type Server struct {
 	all      map[*session]struct{}
 	perIP    map[string]int
 	sinkWait chan struct{}
+	newConvs *addressBuckets
 }
 
 // New makes the chat server.
@@ -136,7 +120,8 @@ func New(b Backend, limits Limits) *Server {
 		limits.IdleTimeout = 75 * time.Second
 	}
 	return &Server{backend: b, limits: limits, byConv: map[int64]map[*session]struct{}{}, all: map[*session]struct{}{},
-		perIP: map[string]int{}, sinkWait: make(chan struct{})}
+		perIP: map[string]int{}, sinkWait: make(chan struct{}),
+		newConvs: newAddressBuckets(limits.NewConversationsPerMinute, limits.NewConversationsBurst)}
 }
 
 // Kind is "chat".
@@ -174,6 +159,23 @@ func (s *Server) Push(conversationID int64, frame map[string]any) {
 	for ss := range s.byConv[conversationID] {
 		ss.enqueue(b)
 	}
+}
+
+// CloseConversations closes every widget socket bound to these conversations, after
+// they were deleted or erased: nothing sent to those ids afterwards reaches the visitor,
+// and the widget reconnects and starts afresh. It returns how many it closed.
+func (s *Server) CloseConversations(ids ...int64) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, id := range ids {
+		for ss := range s.byConv[id] {
+			ss.close(closeConversationGone, "conversation closed")
+			n++
+		}
+		delete(s.byConv, id)
+	}
+	return n
 }
 
 // Broadcast sends a frame to every open widget (incident notices).
@@ -246,11 +248,15 @@ type session struct {
 	closeCode   int
 	closeReason string
 	writerDone  chan struct{}
-	token       string
-	page        string
+	// readerDone is closed when Serve stops reading: only then may the writer read
+	// what is left on the connection (linger)
+	readerDone chan struct{}
+	token      string
+	page       string
 	// token bucket for messages
 	tokens float64
 	last   time.Time
+	typing typingGate
 }
 
 func (ss *session) enqueue(b []byte) {
@@ -281,10 +287,16 @@ func closeFrame(code int, reason string) []byte {
 // origin the Origin header, ip the remote address.
 func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 	s.mu.Lock()
-	if (s.limits.MaxConnections > 0 && len(s.all) >= s.limits.MaxConnections) ||
-		(s.limits.PerIPConnections > 0 && s.perIP[ip] >= s.limits.PerIPConnections) {
+	busy := ""
+	switch {
+	case s.limits.MaxConnections > 0 && len(s.all) >= s.limits.MaxConnections:
+		busy = "server busy: try again later"
+	case s.limits.PerIPConnections > 0 && s.perIP[ip] >= s.limits.PerIPConnections && limitsAddress(ip):
+		busy = "too many chats open from this address: try again later"
+	}
+	if busy != "" {
 		s.mu.Unlock()
-		sock.WriteControl(closeMessage, closeFrame(closeTryAgainLater, "server busy: try again later"), time.Now().Add(time.Second))
+		sock.WriteControl(closeMessage, closeFrame(closeTryAgainLater, busy), time.Now().Add(time.Second))
 		sock.Close()
 		return
 	}
@@ -299,11 +311,14 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 	}()
 
 	ss := &session{srv: s, sock: sock, ip: ip, out: make(chan []byte, 64), closed: make(chan struct{}), writerDone: make(chan struct{}),
-		tokens: float64(s.limits.Burst), last: time.Now()}
+		readerDone: make(chan struct{}), tokens: float64(s.limits.Burst), last: time.Now()}
+	ss.typing.tell = func(convID int64, on bool) { s.backend.VisitorTyping(ss.inbox.ID, convID, ss.name, on) }
+	defer ss.typing.stop()
 	sock.SetReadLimit(MaxFrame)
 	go ss.writeLoop()
 	defer s.leave(ss)
 	defer func() {
+		close(ss.readerDone)
 		ss.close(closeNormal, "")
 		<-ss.writerDone
 	}()
@@ -333,6 +348,11 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 			}
 			return
 		}
+		select {
+		case <-ss.closed:
+			return // closed from elsewhere (an erasure): the writer waits for this
+		default:
+		}
 		sock.SetReadDeadline(time.Now().Add(idle))
 		var f frameIn
 		if err := json.Unmarshal(data, &f); err != nil || !utf8.Valid(data) {
@@ -360,7 +380,7 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 			ss.message(ctx, f)
 		case "typing":
 			if ss.convID != 0 {
-				s.backend.VisitorTyping(ss.inbox.ID, ss.convID, ss.name, f.On)
+				ss.typing.set(ss.convID, f.On, time.Now())
 			}
 		case "read":
 			if ss.convID != 0 && f.UpTo > 0 {
@@ -389,14 +409,6 @@ type frameIn struct {
 	On       bool            `json:"on"`
 	UpTo     int64           `json:"up_to"`
 	Extra    json.RawMessage `json:"-"`
-}
-
-type identityIn struct {
-	ID    string `json:"id"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
-	Hash  string `json:"hash"`
-	JWT   string `json:"jwt"`
 }
 
 func (ss *session) hello(ctx context.Context, f frameIn) error {
@@ -483,6 +495,10 @@ func (ss *session) message(ctx context.Context, f frameIn) {
 		ss.sendError("rate_limited", "too many messages: slow down and send again in a moment")
 		return
 	}
+	if ss.convID == 0 && !ss.srv.newConvs.take(ss.ip, time.Now()) {
+		ss.sendError("rate_limited", "too many new conversations from this address: the message will be sent again in a moment")
+		return
+	}
 	s := ss.srv
 	select {
 	case <-s.sinkWait:
@@ -498,6 +514,12 @@ func (ss *session) message(ctx context.Context, f frameIn) {
 		in.Metadata = map[string]string{"page": truncate(ss.page, 500)}
 	}
 	d, err := s.sink.Deliver(ctx, in)
+	if errors.Is(err, connectors.ErrConversationGone) {
+		// deleted or erased under this socket: the widget keeps the message, reconnects
+		// and starts afresh
+		ss.close(closeConversationGone, "conversation closed")
+		return
+	}
 	if err != nil {
 		// not stored, so not acked: the widget keeps it and resends
 		ss.sendError("rate_limited", "the message could not be stored yet: it will be sent again")
@@ -517,21 +539,6 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// allow takes a token from the visitor's bucket.
-func (ss *session) allow() bool {
-	now := time.Now()
-	ss.tokens += now.Sub(ss.last).Seconds() * ss.srv.limits.MessagesPerSecond
-	ss.last = now
-	if max := float64(ss.srv.limits.Burst); ss.tokens > max {
-		ss.tokens = max
-	}
-	if ss.tokens < 1 {
-		return false
-	}
-	ss.tokens--
-	return true
-}
-
 func (ss *session) send(v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -548,6 +555,10 @@ func (ss *session) sendError(code, msg string) {
 // and it closes the socket when the session ends.
 func (ss *session) writeLoop() {
 	defer func() {
+		// A close from elsewhere (an erasure, a slow visitor) finds the reader still
+		// waiting for a frame: wake it, and let it finish before reading the rest.
+		ss.sock.SetReadDeadline(time.Now())
+		<-ss.readerDone
 		ss.linger()
 		ss.sock.Close()
 		close(ss.writerDone)
@@ -628,96 +639,4 @@ func (s *Server) leave(ss *session) {
 			delete(s.byConv, ss.convID)
 		}
 	}
-}
-
-// ---- tokens and verified identities
-
-func newToken() string {
-	b := make([]byte, 24)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// hashToken is the visitor's identity: the token itself is a bearer secret and is
-// never stored.
-func hashToken(t string) string {
-	sum := sha256.Sum256([]byte(t))
-	return hex.EncodeToString(sum[:])
-}
-
-// verifyIdentity checks a verified identity: hash is hex HMAC-SHA256(secret, id), or
-// jwt is an HS256 token signed with the secret whose sub is the id.
-func verifyIdentity(secret string, in *identityIn, now time.Time) (connectors.Identity, error) {
-	if secret == "" {
-		return connectors.Identity{}, errors.New("this inbox takes no verified identities")
-	}
-	id := connectors.Identity{Kind: "chat_user", ExternalID: in.ID, Email: in.Email, Name: in.Name}
-	switch {
-	case in.Hash != "":
-		mac := hmac.New(sha256.New, []byte(secret))
-		mac.Write([]byte(in.ID))
-		want := hex.EncodeToString(mac.Sum(nil))
-		if !hmac.Equal([]byte(want), []byte(strings.ToLower(in.Hash))) {
-			return connectors.Identity{}, errors.New("the identity hash does not match")
-		}
-		return id, nil
-	case in.JWT != "":
-		claims, err := verifyJWT(secret, in.JWT, now)
-		if err != nil {
-			return connectors.Identity{}, err
-		}
-		if claims.Sub != in.ID {
-			return connectors.Identity{}, errors.New("the identity token is for another user")
-		}
-		if claims.Email != "" {
-			id.Email = claims.Email
-		}
-		if claims.Name != "" {
-			id.Name = claims.Name
-		}
-		return id, nil
-	}
-	return connectors.Identity{}, errors.New("an identity needs a hash or a jwt")
-}
-
-type jwtClaims struct {
-	Sub   string `json:"sub"`
-	Email string `json:"email"`
-	Name  string `json:"name"`
-	Exp   int64  `json:"exp"`
-}
-
-func verifyJWT(secret, token string, now time.Time) (*jwtClaims, error) {
-	parts := strings.Split(token, ".")
-	if len(parts) != 3 {
-		return nil, errors.New("the identity token is not a JWT")
-	}
-	hb, err := base64.RawURLEncoding.DecodeString(parts[0])
-	if err != nil {
-		return nil, errors.New("the identity token header is not base64url")
-	}
-	var header struct {
-		Alg string `json:"alg"`
-	}
-	if json.Unmarshal(hb, &header) != nil || header.Alg != "HS256" {
-		return nil, errors.New("the identity token must be signed with HS256")
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(parts[0] + "." + parts[1]))
-	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
-	if err != nil || !hmac.Equal(sig, mac.Sum(nil)) {
-		return nil, errors.New("the identity token signature does not match")
-	}
-	pb, err := base64.RawURLEncoding.DecodeString(parts[1])
-	if err != nil {
-		return nil, errors.New("the identity token payload is not base64url")
-	}
-	var c jwtClaims
-	if err := json.Unmarshal(pb, &c); err != nil {
-		return nil, errors.New("the identity token payload is not JSON")
-	}
-	if c.Exp == 0 || now.Unix() >= c.Exp {
-		return nil, errors.New("the identity token has expired")
-	}
-	return &c, nil
 }

@@ -144,6 +144,9 @@
   const CHANNELS = { chat: 'Chat', email: 'E-mail', messenger: 'Messenger', x: 'X' };
   K.channelName = (c) => CHANNELS[c] || c || 'Unknown';
   K.channelIcon = (c) => h('span', { class: 'ch ch-' + (CHANNELS[c] ? c : 'other'), title: K.channelName(c) }, icon(CHANNELS[c] ? c : 'chat'));
+  // A name or address the person only typed, or a page passed unsigned: shown, never
+  // proof of who they are.
+  K.unverified = (what) => h('span', { class: 'badge badge-warn unverified', title: 'Unverified: the visitor gave this ' + what + ' without proof; it may not be theirs' }, 'unverified');
 
   // Priority marker: bars like a signal meter, a filled badge for urgent.
   const PRIORITIES = ['low', 'normal', 'high', 'urgent'];

@@ -32,8 +32,8 @@
     const hero = h('div', { class: 'card' }, h('div', { class: 'contact-hero', id: 'contact-hero' },
       K.avatar(displayName(c), { seed: c.id, size: 'lg' }),
       h('div', { class: 'person-text' },
-        h('h1', { id: 'contact-name' }, displayName(c)),
-        h('span', { class: 'person-sub', id: 'contact-email' }, c.email || 'No e-mail address'),
+        h('h1', { id: 'contact-name' }, displayName(c), c.name && c.name_verified === false ? K.unverified('name') : null),
+        h('span', { class: 'person-sub', id: 'contact-email' }, c.email || 'No e-mail address', c.email && c.email_verified === false ? K.unverified('address') : null),
         h('span', { class: 'person-sub' }, plural(convs.length, 'conversation', 'conversations') + (channels.length ? ' on ' + channels.map(K.channelName).join(', ') : '') + (c.created_at ? ' · known since ' + K.time.full(c.created_at).split(' at ')[0] : ''))),
       h('div', { class: 'edit-inline' },
         h('button', { type: 'button', class: 'btn btn-secondary', id: 'edit-contact', onclick: () => edit(c) }, icon('edit'), 'Edit'),
@@ -46,7 +46,8 @@
       idents.length ? idents.map((i) => h('div', { class: 'ident', 'data-kind': i.kind },
         K.channelIcon(chan(i.kind)),
         h('div', { class: 'ident-text' },
-          h('span', null, i.handle || i.name || i.external_id),
+          h('span', null, i.handle || i.name || i.external_id, i.name && i.name_verified === false && !i.handle ? K.unverified('name') : null),
+          i.email && i.kind !== 'email' ? h('span', { class: 'ident-id' }, i.email, i.email_verified === false ? K.unverified('address') : null) : null,
           h('span', { class: 'ident-id', title: i.external_id }, (i.kind === 'visitor' ? 'Chat visitor (anonymous)' : i.kind === 'chat_user' ? 'Chat, signed in as ' + i.external_id : K.channelName(i.kind) + (i.external_id && i.external_id !== (i.handle || i.name) ? ' · ' + i.external_id : ''))))))
         : h('div', { class: 'empty' }, h('p', null, 'No channel identities.')));
 
@@ -97,7 +98,7 @@
         results.replaceChildren(...(list.length ? list.map((o) => h('button', {
           type: 'button', class: 'pick', 'data-id': o.id, onclick: () => { d.close(); confirmMerge(c, o); },
         }, K.avatar(displayName(o), { seed: o.id, size: 'sm' }), h('div', { class: 'person-text' },
-          h('span', { class: 'person-name' }, displayName(o)), h('span', { class: 'person-sub' }, o.email || 'No e-mail'))))
+          h('span', { class: 'person-name' }, displayName(o)), h('span', { class: 'person-sub' }, o.email || 'No e-mail', o.email && o.email_verified === false ? K.unverified('address') : null))))
           : [h('div', { class: 'menu-empty' }, 'No other contact matches.')]));
       }, 220);
     });
@@ -177,7 +178,10 @@
     const text = displayName(o) + '’s ' + plural(ni, 'identity', 'identities') + ' and ' + plural(nc, 'conversation', 'conversations') + ' move to ' + displayName(c) + '; this can’t be undone.';
     K.dialog({
       title: 'Merge ' + displayName(o) + '?',
-      body: h('p', { class: 'dialog-text', id: 'merge-confirm-text' }, text),
+      body: h('div', null, h('p', { class: 'dialog-text', id: 'merge-confirm-text' }, text),
+        [c, o].some((x) => x.email && x.email_verified === false)
+          ? h('p', { class: 'dialog-text', id: 'merge-unverified' }, K.unverified('address'), ' An address a visitor typed proves nothing: merge only when you know these are the same person, or they will see each other’s chats.')
+          : null),
       actions: [{ label: 'Cancel' }, {
         label: 'Merge', danger: true, onClick: async (b) => {
           const r = await K.run(b, () => api('POST', '/contacts/' + c.id + '/merge', { other_id: o.id }), 'Merged ' + displayName(o) + ' into ' + displayName(c));

@@ -846,6 +846,7 @@
             h('span', { class: 'dot-sep' }, '·'),
             contactHref ? h('a', { href: contactHref, class: 'contact-link', id: 'conv-contact', title: 'Open the contact' }, contactName(c)) : h('span', null, contactName(c)),
             c.contact && c.contact.email && c.contact.email !== contactName(c) ? h('span', { class: 'muted' }, c.contact.email) : null,
+            c.contact && c.contact.email && c.contact.email_verified === false ? K.unverified('address') : null,
             h('span', { class: 'dot-sep' }, '·'),
             h('span', { class: 'muted', title: K.time.full(c.created_at) }, 'started ' + K.time.rel(c.created_at) + (K.time.rel(c.created_at) === 'now' ? '' : ' ago')))),
         actions),
@@ -1056,7 +1057,8 @@
           fr.onerror = () => done('');
           fr.readAsDataURL(b);
         }) : ''))
-        .catch(() => ''));
+        .catch(() => '')
+        .then((d) => { if (!d) inlineData.delete(url); return d; })); // a failure is tried again on the next render
     }
     return inlineData.get(url);
   }

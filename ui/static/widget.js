@@ -24,6 +24,7 @@
   var WS_URL = BASE.replace(/^http/, 'ws') + '/widget/ws?inbox=' + encodeURIComponent(pk);
   var MAX_CHARS = 8000, MAX_FRAME = 16384, TOO_LONG = 'This message is too long. Please keep it under 8000 characters.';
   var OFFLINE = 'offline — messages will be sent when you\'re back';
+  var UNAVAILABLE = 'Chat isn\u2019t available on this site.';
 
   // ---- storage (localStorage may be missing or throw: private mode, blocked cookies)
   var mem = {};
@@ -63,6 +64,7 @@
   var convId = null, isOpen = false, seen = +sget(K.seen) || 0, lastAgent = 0, lastRead = 0;
   var agentIds = [], byId = {}, byCid = {}, typingHideT = 0, typingIdleT = 0, typingAt = 0, typingOn = false;
   var noticeT = 0, rateT = 0, greeting = 'Hi! How can we help?';
+  var checked = false, unavailable = false;
 
   function saveOutbox() { sset(K.outbox, JSON.stringify(outbox)); }
   function uuid() {
@@ -195,7 +197,7 @@
 
   // ---- status, notices, banner, typing, badge
   function setStatus() {
-    statusEl.textContent = ready ? 'online' : everUp || attempt ? OFFLINE : 'connecting\u2026';
+    statusEl.textContent = unavailable ? UNAVAILABLE : ready ? 'online' : everUp || attempt ? OFFLINE : 'connecting\u2026';
     statusEl.className = ready ? '' : 'off';
   }
   function notice(text, ms) {
@@ -353,13 +355,14 @@
   }
   function connect() {
     clearTimeout(retryTimer);
-    if (ws) return;
+    if (ws || unavailable) return;
     var s;
     try { s = new WebSocket(WS_URL); } catch (e) { schedule(); setStatus(); return; }
     ws = s;
     clearTimeout(helloTimer);
     helloTimer = setTimeout(function () { if (ws === s && !ready) s.close(); }, 15000);
     s.onopen = function () {
+      s.opened = true;
       if (ws !== s) return;
       sentToken = token;
       sentIdent = !!ident;
@@ -381,7 +384,26 @@
       showTyping(false);
       if (retryNow) { retryNow = false; connect(); } else schedule();
       setStatus();
+      // A socket refused before it opened may be a site the inbox doesn't allow: the
+      // browser hides the answer, so ask once why.
+      if (!s.opened && !everUp && !checked && w.fetch) {
+        checked = true;
+        fetch(BASE + '/widget/check?inbox=' + encodeURIComponent(pk) + '&origin=' + encodeURIComponent(location.origin), { credentials: 'omit', cache: 'no-store' })
+          .then(function (r) { return r.ok ? r.json() : null; })
+          .then(function (j) { if (j && j.available === false) notHere(); }, function () {});
+      }
     };
+  }
+  // The chat isn't available on this site: say so, and stop trying.
+  function notHere() {
+    unavailable = true;
+    clearTimeout(retryTimer);
+    input.disabled = true;
+    sendBtn.disabled = true;
+    input.placeholder = UNAVAILABLE;
+    outbox.forEach(function (m) { if (byCid[m.client_id]) setMeta(byCid[m.client_id], 'Not sent'); });
+    notice(UNAVAILABLE + ' Please contact us another way.');
+    setStatus();
   }
   function kick() { if (!ws) connect(); }
 
@@ -480,7 +502,7 @@
   }
   function send(text) {
     text = String(text == null ? '' : text).trim();
-    if (!text) return null;
+    if (!text || unavailable) return null;
     if (tooLong(text)) { notice(TOO_LONG); return null; }
     var m = { client_id: uuid(), text: text, created_at: new Date().toISOString() };
     outbox.push(m);
@@ -495,7 +517,7 @@
     input.style.height = 'auto';
     input.style.height = Math.min(input.scrollHeight + 2, 140) + 'px';
     var v = input.value.trim(), long = !!v && tooLong(v);
-    sendBtn.disabled = !v || long;
+    sendBtn.disabled = !v || long || unavailable;
     if (long) notice(TOO_LONG); else if (noticeEl.textContent === TOO_LONG) notice('');
   }
   function submit() {
@@ -566,7 +588,7 @@
     close: close,
     send: send,
     state: function () {
-      return { connected: ready, pending: outbox.length, conversationId: convId, token: token || null, open: isOpen };
+      return { connected: ready, pending: outbox.length, conversationId: convId, token: token || null, open: isOpen, available: !unavailable };
     },
     root: root
   };
