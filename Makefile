@@ -4,13 +4,15 @@
 TAGS    ?= sqlite_fts5
 GOFLAGS := -tags=$(TAGS)
 export GOFLAGS
-ADDR    ?= 127.0.0.1:8080
-DATA    ?= ./data
+# Where `make run` listens and keeps its data: `make run ADDR=0.0.0.0:8080 DATA=/srv/kibo`,
+# or the variables kibo itself reads, `KIBO_ADDR=... KIBO_DATA=... make run`.
+ADDR    ?= $(or $(KIBO_ADDR),127.0.0.1:8080)
+DATA    ?= $(or $(KIBO_DATA),./data)
 
 .PHONY: run build test vet fmt-check deps bench load crash soak spike backup mailbench gendata conform clean
 
 run: build
-	./bin/kibo serve --addr $(ADDR) --data $(DATA)
+	./bin/kibo serve --addr '$(ADDR)' --data '$(DATA)'
 
 build:
 	go build -o bin/kibo ./cmd/kibo

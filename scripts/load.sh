@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # make load: chat load against a fresh kibo (bin/kibo), by scripts/loadgen.
-# Defaults are the target of issue 7: 2,000 visitors writing 2.5 messages a second
+# Defaults are the load one machine is meant to carry: 2,000 visitors writing 2.5 messages a second
 # each (5,000 msg/s offered) for 30 s, with one agent socket. Environment:
 #   VISITORS, RATE, DURATION, RUNS (repeat, one JSON line each); extra arguments go to
 #   loadgen (see `go run ./scripts/loadgen --help`), e.g. --durability normal.

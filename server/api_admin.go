@@ -309,8 +309,42 @@ func (s *Server) updateInbox(c *fiber.Ctx) error {
 	return c.JSON(s.viewInbox(c, in))
 }
 
-// validateInboxSettings checks the settings of PROTOCOL.md by kind, with messages that
-// say what to fix.
+// rotateIdentitySecret gives a chat inbox a new identity secret and answers the inbox
+// with it, the only time it is shown (as at creation). The old secret stops verifying
+// at once: a page still signing with it is refused its identity, and its widget goes
+// on as an anonymous visitor until the site signs with the new one. Sockets already
+// open keep the identity they proved.
+func (s *Server) rotateIdentitySecret(c *fiber.Ctx) error {
+	id, err := paramID(c, "id")
+	if err != nil {
+		return err
+	}
+	ctx := c.UserContext()
+	in, err := s.store.Inbox(ctx, id)
+	if err != nil {
+		return err
+	}
+	if in.Kind != "chat" {
+		return errUnprocessable(fmt.Sprintf("inbox %d is a %s inbox: only a chat inbox has an identity secret", id, in.Kind))
+	}
+	secret := NewSecret(32)
+	settings := make(map[string]any, len(in.Settings)+1)
+	for k, v := range in.Settings {
+		settings[k] = v
+	}
+	settings["identity_secret"] = secret
+	in, err = s.store.UpdateInbox(ctx, id, in.Name, settings)
+	if err != nil {
+		return err
+	}
+	s.store.Audit(ctx, "agent", currentAgent(c).ID, "inbox.identity_secret", "inbox", fmt.Sprint(id), nil)
+	v := s.viewInbox(c, in)
+	v.IdentitySecret = secret
+	return c.JSON(v)
+}
+
+// validateInboxSettings checks each kind's settings (docs/CHANNELS.md), with messages
+// that say what to fix.
 func validateInboxSettings(kind string, st map[string]any) error {
 	str := func(m map[string]any, k string) string { v, _ := m[k].(string); return strings.TrimSpace(v) }
 	switch kind {

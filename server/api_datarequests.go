@@ -17,7 +17,7 @@ import (
 	"kibo/store"
 )
 
-// Data requests (GDPR): the API of PROTOCOL.md, the detection hook on inbound messages,
+// Data requests (GDPR): the API of docs/API.md, the detection hook on inbound messages,
 // contact export and erasure, and the company settings the deadlines depend on. The law
 // lives in server/gdpr; the SQL in store; this file puts the clock and the company's
 // time zone between them.
@@ -447,7 +447,7 @@ func (s *Server) draftDataRequestMessage(c *fiber.Ctx) error {
 // ---- export and erasure
 
 // exportContact answers everything held about a contact: one JSON document by default
-// (PROTOCOL.md), or with ?format=zip a ZIP of JSON files, the attachment files and a
+// (docs/API.md), or with ?format=zip a ZIP of JSON files, the attachment files and a
 // readable index.html. Every export is audited.
 func (s *Server) exportContact(c *fiber.Ctx) error {
 	id, err := paramID(c, "id")

@@ -1,7 +1,7 @@
 package server
 
 // Browser tests: the real agent app and the real widget in Debian's headless
-// Chromium, driven by chromedp. They prove what issue 2 promises a user: a visitor's
+// Chromium, driven by chromedp. They prove what the chat promises its users: a visitor's
 // message reaches the agent's screen live, the answer and both typing indicators
 // reach the other side, the widget keeps messages through an outage and delivers
 // each once, history survives a reload, customer text is never markup, the agent

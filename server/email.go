@@ -25,7 +25,8 @@ func (s *Server) registerEmailChannel() {
 	})
 }
 
-// emailConfig reads the settings of PROTOCOL.md into the connector's config.
+// emailConfig reads an e-mail inbox's settings (docs/CHANNELS.md) into the connector's
+// config.
 func emailConfig(settings map[string]any) (email.Config, error) {
 	var raw struct {
 		Address string `json:"address"`

@@ -12,7 +12,7 @@ import (
 	"kibo/store"
 )
 
-// apiError is an error with the HTTP status and code PROTOCOL.md names.
+// apiError is an error with the HTTP status and code docs/API.md names.
 type apiError struct {
 	Status  int
 	Code    string

@@ -38,7 +38,7 @@ func holdAll(t *testing.T, g *gate) (release func()) {
 	return release
 }
 
-// wantBusy checks a clear refusal: 503, Retry-After, and the JSON error of PROTOCOL.md.
+// wantBusy checks a clear refusal: 503, Retry-After, and the JSON error of docs/API.md.
 func wantBusy(t *testing.T, what string, resp *http.Response) {
 	t.Helper()
 	if resp == nil {

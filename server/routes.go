@@ -81,6 +81,7 @@ func (s *Server) routes() {
 	api.Post("/inboxes", adminOnly, s.createInbox)
 	api.Patch("/inboxes/:id", adminOnly, s.updateInbox)
 	api.Post("/inboxes/:id/test", adminOnly, s.testInbox)
+	api.Post("/inboxes/:id/identity-secret", adminOnly, s.rotateIdentitySecret) // a chat inbox's new secret, shown once
 
 	api.Get("/tokens", s.listTokens)
 	api.Post("/tokens", s.createToken)
@@ -89,7 +90,7 @@ func (s *Server) routes() {
 	api.Get("/audit", adminOnly, lists, s.auditLog)
 
 	// GDPR data requests, export and erasure, and the company settings deadlines use
-	api.Get("/data-requests", s.listDataRequests)
+	api.Get("/data-requests", lists, s.listDataRequests)
 	api.Get("/data-requests/counts", s.countDataRequests)
 	api.Post("/data-requests", s.createDataRequest)
 	api.Get("/data-requests/:id", s.getDataRequest)
@@ -102,7 +103,7 @@ func (s *Server) routes() {
 	api.Get("/notifications", s.listNotifications)
 	api.Post("/notifications/read", s.readNotifications)
 
-	// incidents, SLAs, alerts and reports (issue 6)
+	// incidents, SLAs, alerts and reports
 	api.Get("/incidents", s.listIncidents)
 	api.Post("/incidents", adminOnly, s.createIncident)
 	api.Get("/incidents/:id", s.getIncident)

@@ -76,6 +76,8 @@ var routeGuards = map[string]string{
 	"POST /api/v1/inboxes":          admin,
 	"PATCH /api/v1/inboxes/:id":     admin,
 	"POST /api/v1/inboxes/:id/test": admin,
+	// a chat inbox's new identity secret, shown once
+	"POST /api/v1/inboxes/:id/identity-secret": admin,
 
 	"GET /api/v1/tokens":        agent, // their own; an admin sees all
 	"POST /api/v1/tokens":       agent,

@@ -1,4 +1,4 @@
-// Package server is Kibo's HTTP side: the agent API and pages of PROTOCOL.md, the
+// Package server is Kibo's HTTP side: the agent API and pages of docs/API.md, the
 // widget socket, the webhooks, the agents' real-time hub and the outbox worker.
 //
 // Handlers stay thin: they parse, check the role, call the store, publish an event.
@@ -51,8 +51,8 @@ type Config struct {
 	HeavyWait time.Duration
 	// MaxHandshakes caps widget sockets between the upgrade request and the welcome
 	// frame; past it, or when Chat.MaxConnections are taken, the upgrade gets 503 with
-	// Retry-After. A visitor has HandshakeTimeout to send the hello. Zero means 64 per
-	// core and 10 s.
+	// Retry-After. A visitor has HandshakeTimeout to send the hello. Zero means 512 per
+	// core (limitDefaults, limits.go) and 10 s.
 	MaxHandshakes    int
 	HandshakeTimeout time.Duration
 	Chat             chat.Limits
@@ -77,7 +77,8 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Server ties the pieces together. Construct it with New and start it with Listen.
+// Server ties the pieces together. Construct it with New, start its workers with Start
+// and serve with Listen.
 type Server struct {
 	cfg      Config
 	store    *store.Store

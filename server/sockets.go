@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
@@ -94,11 +93,11 @@ type chatBackend struct{ s *Server }
 
 func (b chatBackend) InboxByKey(ctx context.Context, key string) (*chat.Inbox, error) {
 	in, err := b.s.store.InboxByPublicKey(ctx, key)
+	if errors.Is(err, store.ErrNotFound) || err == nil && in.Kind != "chat" {
+		return nil, chat.ErrUnknownInbox
+	}
 	if err != nil {
 		return nil, err
-	}
-	if in.Kind != "chat" {
-		return nil, fmt.Errorf("inbox %d is not a chat inbox", in.ID)
 	}
 	return chatInbox(in), nil
 }

@@ -16,7 +16,7 @@ import (
 // the law.
 
 var (
-	// DataRequestTypes are the request types of PROTOCOL.md.
+	// DataRequestTypes are the request types of docs/API.md.
 	DataRequestTypes = []string{"access", "rectification", "erasure", "restriction", "portability", "objection", "other"}
 	// DataRequestStatuses are the states a request moves through; "dismissed" is a
 	// suggestion an agent found wrong.

@@ -10,7 +10,7 @@ import (
 )
 
 // Inbox is one configured channel account: a website's chat, a mailbox, a Facebook page,
-// an X account. Settings are the kind's JSON (PROTOCOL.md), secrets included: the
+// an X account. Settings are the kind's JSON (docs/CHANNELS.md), secrets included: the
 // server masks them on the way out.
 type Inbox struct {
 	ID        int64

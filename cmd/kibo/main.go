@@ -1,6 +1,6 @@
 // Command kibo is the whole support desk in one binary: `kibo serve` runs it on an
 // embedded SQLite database; the other commands manage agents, tokens and backups.
-// See PROTOCOL.md ("CLI") for the contract and README.md for a quick start.
+// docs/CLI.md describes every command and variable; README.md has a quick start.
 package main
 
 import (
@@ -32,22 +32,29 @@ const usage = `kibo: a unified customer support inbox
   kibo migrate [--data DIR]                                 apply migrations and exit
   kibo agent add --email E --name N [--role admin|agent] [--password-stdin]
   kibo agent passwd --email E [--password-stdin]            a new password; ends their sessions and API tokens
-  kibo token create --email E                               print a new API token for that agent
+  kibo token create --email E [--name N]                    print a new API token for that agent
   kibo backup --data DIR --out FILE                         consistent online copy of the database
+  kibo help                                                 this text
 
-Flags may also come from the environment: KIBO_ADDR, KIBO_DATA, KIBO_PUBLIC_URL,
-KIBO_DURABILITY (full|normal), KIBO_ADMIN_EMAIL and KIBO_ADMIN_PASSWORD (the first admin),
-KIBO_LOG (text|json), KIBO_MAX_INFLIGHT, KIBO_MAX_HEAVY and KIBO_HEAVY_WAIT (the
-expensive API routes: lists, search, reports, exports), KIBO_CHAT_RATE,
-KIBO_CHAT_MAX_CONNS, KIBO_CHAT_MAX_HANDSHAKES, KIBO_CHAT_PER_IP_CONNS, KIBO_PPROF (an
-address for Go's pprof, for load tests), KIBO_ALLOW_PRIVATE_HOSTS=true (IMAP, SMTP,
-platform API and alert webhook hosts may be loopback or private addresses: tests and a
-mail server on this machine). The limits default to values derived from the number of
-cores; see README.md.
+Every command takes --data (default $KIBO_DATA, else ./data). Without --password-stdin,
+a password is made and printed once.
 
-Behind a reverse proxy: KIBO_PUBLIC_URL=https://... (the session cookie is then
-Secure) and KIBO_TRUSTED_PROXIES, the proxies' IPs or CIDR ranges, comma-separated:
-only their X-Forwarded-For/-Proto/-Host headers are believed (nobody's by default).
+Environment (a flag wins over its variable; docs/CLI.md has the details):
+  KIBO_ADDR, KIBO_DATA             --addr and --data
+  KIBO_PUBLIC_URL                  how browsers reach Kibo; https://... makes the session cookie Secure
+  KIBO_TRUSTED_PROXIES             reverse proxies (IPs, CIDR ranges) whose X-Forwarded-* headers count
+  KIBO_ADMIN_EMAIL, KIBO_ADMIN_PASSWORD
+                                   the first admin, made on an empty database
+  KIBO_DURABILITY                  full (default) or normal
+  KIBO_ALLOW_PRIVATE_HOSTS=true    IMAP, SMTP, platform API and alert webhook hosts may be
+                                   loopback or private addresses (tests, a mail server here)
+  KIBO_LOG=json                    JSON logs
+  KIBO_MAX_INFLIGHT (1024), KIBO_MAX_HEAVY (half the cores), KIBO_HEAVY_WAIT (100ms)
+                                   API requests at once; the expensive ones, and their wait
+  KIBO_CHAT_RATE (20/s), KIBO_CHAT_MAX_CONNS (20000), KIBO_CHAT_MAX_HANDSHAKES (512 per core),
+  KIBO_CHAT_PER_IP_CONNS (100), KIBO_CHAT_NEW_CONVS_PER_MIN (6), KIBO_CHAT_NEW_CONVS_BURST (20)
+                                   the widget's limits
+  KIBO_PPROF                       an address for Go's pprof, for load tests
 `
 
 func main() {
@@ -238,7 +245,9 @@ func serve(args []string) error {
 }
 
 // firstRun makes the first admin (printing the login once) and a demo chat inbox on
-// an empty database, so `kibo serve` alone gives a working desk.
+// an empty database, so `kibo serve` alone gives a working desk. The chat inbox's
+// identity secret is printed once too: it is what a site signs its users' ids with
+// (docs/WIDGET.md), and Settings can only replace it, never show it again.
 func firstRun(ctx context.Context, st *store.Store, publicURL string, out io.Writer) error {
 	n, err := st.CountAgents(ctx)
 	if err != nil || n > 0 {
@@ -261,10 +270,12 @@ func firstRun(ctx context.Context, st *store.Store, publicURL string, out io.Wri
 	if err != nil {
 		return err
 	}
+	var chatInbox *store.Inbox
+	identitySecret := server.NewSecret(32)
 	if len(inboxes) == 0 {
-		if _, err := st.CreateInbox(ctx, "chat", "Website", server.NewSecret(18), map[string]any{
+		if chatInbox, err = st.CreateInbox(ctx, "chat", "Website", server.NewSecret(18), map[string]any{
 			"allowed_origins": []string{}, "brand_color": "#2f6fed", "greeting": "Hi! How can we help?",
-			"identity_secret": server.NewSecret(32),
+			"identity_secret": identitySecret,
 		}); err != nil {
 			return err
 		}
@@ -276,7 +287,12 @@ func firstRun(ctx context.Context, st *store.Store, publicURL string, out io.Wri
 	} else {
 		fmt.Fprintf(out, "    password: from KIBO_ADMIN_PASSWORD\n")
 	}
-	fmt.Fprintf(out, "  Demo page with the chat widget: %s/demo\n\n", publicURL)
+	fmt.Fprintf(out, "  Demo page with the chat widget: %s/demo\n", publicURL)
+	if chatInbox != nil {
+		fmt.Fprintf(out, "  Identity secret of the chat inbox %q (signs your signed-in visitors: docs/WIDGET.md):\n", chatInbox.Name)
+		fmt.Fprintf(out, "    %s   (shown once: Settings → Inboxes makes a new one)\n", identitySecret)
+	}
+	fmt.Fprintln(out)
 	return nil
 }
 

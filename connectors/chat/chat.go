@@ -1,5 +1,5 @@
 // Package chat is the website widget's channel: the visitor side of the widget
-// protocol in PROTOCOL.md, over a WebSocket the server has already upgraded.
+// protocol in docs/WIDGET.md, over a WebSocket the server has already upgraded.
 //
 // The promise it keeps is exactly-once: a message is acknowledged only after the sink
 // has committed it, and a message resent with the same client_id gets the same ack and
@@ -22,7 +22,7 @@ import (
 	"kibo/connectors"
 )
 
-// MaxFrame is the largest frame a visitor may send (PROTOCOL.md).
+// MaxFrame is the largest frame a visitor may send (docs/WIDGET.md).
 const MaxFrame = 16 * 1024
 
 // MaxText is the largest message text, well inside a frame.
@@ -87,7 +87,8 @@ type Backend interface {
 	History(ctx context.Context, conversationID int64) ([]HistoryMessage, error)
 	// Incident is the open incident to show in the widget, or nil.
 	Incident(ctx context.Context) (any, error)
-	// VisitorTyping and VisitorRead tell the agents.
+	// VisitorTyping tells the agents. VisitorRead hears the visitor's read frames
+	// (the server does not keep them yet).
 	VisitorTyping(inboxID, conversationID int64, name string, on bool)
 	VisitorRead(conversationID, upTo int64)
 }
@@ -326,7 +327,10 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 	ctx := context.Background()
 	inbox, err := s.backend.InboxByKey(ctx, inboxKey)
 	if err != nil {
-		ss.sendError("unauthorized", "unknown inbox")
+		if !errors.Is(err, ErrUnknownInbox) {
+			err = errTryAgain
+		}
+		ss.refuse(err)
 		return
 	}
 	if !OriginAllowed(inbox.AllowedOrigins, origin) {
@@ -369,7 +373,7 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 				return
 			}
 			if err := ss.hello(ctx, f); err != nil {
-				ss.sendError("unauthorized", err.Error())
+				ss.refuse(err)
 				return
 			}
 			helloed = true
@@ -392,6 +396,25 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 			ss.sendError("bad_request", fmt.Sprintf("unknown frame type %q", f.Type))
 		}
 	}
+}
+
+// ErrUnknownInbox is the Backend's answer for a key no chat inbox has.
+var ErrUnknownInbox = errors.New("unknown inbox")
+
+// errTryAgain is a failure on Kibo's side (the store did not answer), not the
+// visitor's: the widget must keep its token and come back, not start over as a
+// stranger, which is what it does after unauthorized.
+var errTryAgain = errors.New("the chat is not available this moment: try again shortly")
+
+// refuse ends a socket that could not be welcomed: unauthorized for what the visitor
+// sent, rate_limited and close code 1013 (try again later) for Kibo's own failure.
+func (ss *session) refuse(err error) {
+	if errors.Is(err, errTryAgain) {
+		ss.sendError("rate_limited", err.Error())
+		ss.close(closeTryAgainLater, "try again later")
+		return
+	}
+	ss.sendError("unauthorized", err.Error())
 }
 
 func isTooLarge(err error) bool {
@@ -420,7 +443,7 @@ func (ss *session) hello(ctx context.Context, f frameIn) error {
 		visitor = connectors.Identity{Kind: "visitor", Scope: scope, ExternalID: hashToken(token)}
 		conv, err := s.backend.Conversation(ctx, ss.inbox.ID, visitor)
 		if err != nil {
-			return errors.New("try again")
+			return errTryAgain
 		}
 		if conv == 0 {
 			// a token we never stored (forged, or a visitor who never wrote): start afresh
@@ -445,7 +468,7 @@ func (ss *session) hello(ctx context.Context, f frameIn) error {
 		ss.name = id.Name
 		conv, err := s.backend.Conversation(ctx, ss.inbox.ID, id)
 		if err != nil {
-			return errors.New("try again")
+			return errTryAgain
 		}
 		if conv != 0 {
 			ss.convID = conv
@@ -455,7 +478,7 @@ func (ss *session) hello(ctx context.Context, f frameIn) error {
 	if ss.convID != 0 {
 		h, err := s.backend.History(ctx, ss.convID)
 		if err != nil {
-			return errors.New("try again")
+			return errTryAgain
 		}
 		history = h
 	}

@@ -42,7 +42,7 @@ const (
 	maxBody     = 1 << 20
 )
 
-// Config is one Messenger inbox's settings (PROTOCOL.md, inbox settings "messenger").
+// Config is one Messenger inbox's settings (docs/CHANNELS.md, "Facebook Messenger").
 type Config struct {
 	PageID          string
 	PageAccessToken string

@@ -17,7 +17,7 @@ import (
 	"kibo/connectors"
 )
 
-// Config is one X inbox's settings (PROTOCOL.md, inbox settings "x").
+// Config is one X inbox's settings (docs/CHANNELS.md, "X").
 type Config struct {
 	// InboxID is stamped on every message Run delivers.
 	InboxID int64

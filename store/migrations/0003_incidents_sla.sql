@@ -1,5 +1,5 @@
 -- Incidents that reach every customer, SLAs with business hours, alerts for the team and
--- the figures of the reports page (issue 6).
+-- the figures of the reports page.
 
 -- SLA state stored on the conversation. The due times depend only on when the clock
 -- started, the priority and the policy, so they are computed once (and again when the

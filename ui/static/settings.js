@@ -99,7 +99,7 @@
     x: { name: 'X', text: 'Direct messages' },
   };
   const TLS = ['tls', 'starttls', 'none'];
-  // Settings of each kind (PROTOCOL.md). secret: write-only, shown as set/unset.
+  // Settings of each kind (docs/CHANNELS.md). secret: write-only, shown as set/unset.
   const SCHEMA = {
     chat: [
       { k: 'allowed_origins', label: 'Allowed origins', type: 'lines', hint: 'One per line, like https://example.com. The widget refuses to run on other sites. Empty allows any site.' },
@@ -288,6 +288,21 @@
         h('div', { class: 'card-body' },
           h('p', { class: 'muted', style: { margin: '0 0 10px' } }, 'Paste this before </body> on every page where the chat should appear.'),
           copyRow(ib.snippet, 'copy-snippet'))));
+    }
+    if (ib.kind === 'chat' && admin) {
+      // The secret is shown only when it is made; a new one replaces it at once.
+      const rotate = h('button', {
+        type: 'button', class: 'btn btn-secondary btn-sm', id: 'rotate-identity-secret', onclick: async () => {
+          if (!(await K.confirm('Make a new identity secret?', 'The current secret stops working at once: until your server signs with the new one, signed-in visitors chat as anonymous visitors. The new secret is shown only once.', 'Make a new secret', true))) return;
+          const r = await K.run(rotate, () => api('POST', '/inboxes/' + ib.id + '/identity-secret'));
+          if (r) editInbox(ib.id, r);
+        },
+      }, icon('key'), 'New identity secret');
+      parts.push(h('div', { class: 'card', id: 'identity-card' },
+        h('div', { class: 'card-head' }, h('h2', null, 'Identity secret'), rotate),
+        h('div', { class: 'card-body' }, h('p', { class: 'muted', style: { margin: 0 } },
+          'Your server signs a signed-in user’s id with this secret (HMAC-SHA256, or an HS256 JWT) so the chat knows who they are. ' +
+          (ib.settings && ib.settings.identity_secret ? 'It is set, and shown only when it is made: if it is lost or leaked, make a new one.' : 'None is set: make one to verify signed-in users.')))));
     }
     if (ib.kind === 'messenger' || ib.kind === 'x') {
       parts.push(h('div', { class: 'card' }, h('div', { class: 'card-head' }, h('h2', null, 'Webhook URL')), h('div', { class: 'card-body' },

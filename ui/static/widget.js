@@ -1,6 +1,6 @@
 /* Kibo chat widget. Plain JavaScript, no dependencies, no build step.
  * Embed: <script src="https://KIBO/widget.js" data-inbox="PUBLIC_KEY" async></script>
- * Protocol: PROTOCOL.md, "The widget protocol". Every message is kept in localStorage
+ * Protocol: docs/WIDGET.md, "The widget protocol". Every message is kept in localStorage
  * until the server acknowledges it, and resent with the same client_id after every
  * reconnect, so a flaky network or a reload never loses or duplicates one. */
 (function () {
@@ -457,7 +457,11 @@
   }
   function onError(f) {
     var code = f.code;
-    if (code === 'rate_limited') {
+    if (code === 'rate_limited' && !ready) {
+      // Kibo could not welcome us just now: the socket closes (1013) and we come back
+      // with the same token after the usual backoff
+      attempt = Math.max(attempt, 2);
+    } else if (code === 'rate_limited') {
       notice('You\u2019re sending messages too quickly. We\u2019ll retry in a few seconds.', 8000);
       attempt = Math.max(attempt, 4);
       clearTimeout(rateT);
