@@ -125,6 +125,26 @@ func TestQueryPlansHoldAtAnySize(t *testing.T) {
 	})
 	run("mark read", false, func() error { return s.MarkRead(ctx, chat.ConversationID, agentID, chat.MessageID) })
 	run("the contact", false, func() error { _, err := s.Contact(ctx, chat.ContactID); return err })
+	// the periodic jobs: they run on the single writer or beside the pages, every few
+	// seconds, whatever the size of the inbox
+	now := time.Now()
+	// the sweep takes up to a batch of what is to do, in index order
+	run("periodic: SLA sweep", true, func() error { _, err := s.RefreshSLA(ctx, nil, 500); return err })
+	run("periodic: SLA due times of new conversations", false, func() error {
+		_, err := s.RefreshSLA(ctx, []SLAWork{{ConversationID: chat.ConversationID}}, 1)
+		return err
+	})
+	run("periodic: SLA alerts", false, func() error { _, err := s.SLAAlertsDue(ctx, now, now.Add(-time.Minute), 500); return err })
+	run("periodic: snoozed conversations waking", false, func() error { _, err := s.WakeSnoozed(ctx); return err })
+	run("periodic: outbox", false, func() error { _, err := s.DueOutbox(ctx, 20, 2*time.Minute); return err })
+	run("periodic: volume spike", false, func() error {
+		if _, err := s.InboundCount(ctx, now.Add(-10*time.Minute), now); err != nil {
+			return err
+		}
+		_, err := s.InboundCountWindows(ctx, [][2]time.Time{{now.Add(-7 * 24 * time.Hour), now.Add(-7*24*time.Hour + 10*time.Minute)}})
+		return err
+	})
+	run("periodic: data requests due", false, func() error { _, err := s.AlertingDataRequests(ctx); return err })
 	s.trace.Store(nil)
 
 	stat := planStatistics(t, s)

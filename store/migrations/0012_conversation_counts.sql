@@ -167,3 +167,15 @@ DROP INDEX conversations_contact;
 -- The bell's unread count read all of an agent's notifications, read or not, which
 -- only grow; this index holds only the unread ones.
 CREATE INDEX notifications_unread ON notifications(agent_id) WHERE read_at IS NULL;
+
+-- The periodic jobs run every 30 s on the single writer and read open conversations by
+-- what is due; at a million conversations each read most of them (the sweep for a
+-- changed priority, the SLA alerts, the snoozed ones waking) and held the writer for
+-- seconds. Each gets an index holding only the rows it looks for.
+CREATE INDEX conversations_sla_stale ON conversations(id)
+    WHERE sla_priority <> priority AND status IN ('open', 'pending', 'snoozed');
+CREATE INDEX conversations_sla_fr_watch ON conversations(first_response_warn_at)
+    WHERE status = 'open' AND first_response_at IS NULL AND sla_alerts NOT LIKE '%,fb,%';
+CREATE INDEX conversations_sla_res_watch ON conversations(resolution_warn_at)
+    WHERE status = 'open' AND sla_alerts NOT LIKE '%,rb,%';
+CREATE INDEX conversations_snoozed_until ON conversations(snoozed_until) WHERE status = 'snoozed';
