@@ -427,7 +427,7 @@ func (s *Store) WakeSnoozed(ctx context.Context) ([]int64, error) {
 	var ids []int64
 	now := formatTime(s.Now())
 	err := s.tx(ctx, func(tx *Tx) error {
-		rows, err := tx.query(ctx, `UPDATE conversations SET status = 'open', snoozed_until = NULL, updated_at = ?
+		rows, err := tx.query(ctx, `UPDATE conversations INDEXED BY conversations_snoozed_until SET status = 'open', snoozed_until = NULL, updated_at = ?
 			WHERE status = 'snoozed' AND snoozed_until <= ? RETURNING id`, now, now)
 		if err != nil {
 			return err

@@ -128,8 +128,7 @@ func TestQueryPlansHoldAtAnySize(t *testing.T) {
 	// the periodic jobs: they run on the single writer or beside the pages, every few
 	// seconds, whatever the size of the inbox
 	now := time.Now()
-	// the sweep takes up to a batch of what is to do, in index order
-	run("periodic: SLA sweep", true, func() error { _, err := s.RefreshSLA(ctx, nil, 500); return err })
+	run("periodic: SLA sweep", false, func() error { _, err := s.RefreshSLA(ctx, nil, 500); return err })
 	run("periodic: SLA due times of new conversations", false, func() error {
 		_, err := s.RefreshSLA(ctx, []SLAWork{{ConversationID: chat.ConversationID}}, 1)
 		return err
@@ -147,22 +146,47 @@ func TestQueryPlansHoldAtAnySize(t *testing.T) {
 	run("periodic: data requests due", false, func() error { _, err := s.AlertingDataRequests(ctx); return err })
 	s.trace.Store(nil)
 
+	// Each plan is checked twice: with the statistics the store keeps, and with none,
+	// as SQLite plans before the first PRAGMA optimize has seen the data grow (a store
+	// that started empty has statistics of an empty inbox until its next refresh).
 	stat := planStatistics(t, s)
+	// a partial index holds only the rows its queries want (a to-do list): walking it is
+	// reading what there is to do
+	partial := map[string]bool{}
+	if names, err := s.r.Query(`SELECT name FROM sqlite_master WHERE type = 'index' AND sql LIKE '% WHERE %'`); err == nil {
+		for names.Next() {
+			var n string
+			names.Scan(&n)
+			partial[n] = true
+		}
+		names.Close()
+	}
 	var bad []string
 	checked := map[string]bool{}
-	for _, st := range seen {
-		if checked[st.q] || !strings.Contains(st.q, "conversations") && !strings.Contains(st.q, "messages") {
-			continue
-		}
-		checked[st.q] = true
-		plan, err := explain(ctx, s, st.q, st.args)
-		if err != nil {
-			t.Fatalf("%s: explain %s: %v", st.op, st.q, err)
-		}
-		if why := badPlan(plan, st.list, stat); why != "" {
-			bad = append(bad, fmt.Sprintf("%s: %s\n  %s\n  plan:\n    %s", st.op, why, oneLine(st.q), strings.Join(plan, "\n    ")))
+	check := func(when string) {
+		clear(checked)
+		for _, st := range seen {
+			if checked[st.q] || !strings.Contains(st.q, "conversations") && !strings.Contains(st.q, "messages") {
+				continue
+			}
+			checked[st.q] = true
+			plan, err := explain(ctx, s, st.q, st.args)
+			if err != nil {
+				t.Fatalf("%s: explain %s: %v", st.op, st.q, err)
+			}
+			if why := badPlan(plan, st.list, stat, partial); why != "" {
+				bad = append(bad, fmt.Sprintf("%s (%s): %s\n  %s\n  plan:\n    %s", st.op, when, why, oneLine(st.q), strings.Join(plan, "\n    ")))
+			}
 		}
 	}
+	check("with statistics")
+	if _, err := s.w.Exec(`DELETE FROM sqlite_stat1`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.w.Exec(`ANALYZE sqlite_schema`); err != nil { // makes SQLite read the (now empty) statistics again
+		t.Fatal(err)
+	}
+	check("without statistics")
 	if len(checked) < 20 {
 		t.Fatalf("only %d statements on conversations or messages were seen: the trace missed most of them", len(checked))
 	}
@@ -226,7 +250,7 @@ var (
 )
 
 // badPlan says what is wrong with a plan, or "".
-func badPlan(plan []string, list bool, stat map[string][]float64) string {
+func badPlan(plan []string, list bool, stat map[string][]float64, partial map[string]bool) string {
 	for _, line := range plan {
 		m := planLine.FindStringSubmatch(strings.TrimSpace(line))
 		if m == nil || !bigTable[m[2]] {
@@ -236,7 +260,7 @@ func badPlan(plan []string, list bool, stat map[string][]float64) string {
 		switch {
 		case verb == "SCAN" && index == "":
 			return "a full scan of " + m[2]
-		case verb == "SCAN" && !list:
+		case verb == "SCAN" && !list && !partial[index]:
 			return "a lookup walks a whole index: " + line
 		case verb == "SEARCH" && !list && index != "" && !strings.Contains(line, "PRIMARY KEY"):
 			// the rows one value of the prefix holds, on average

@@ -296,7 +296,8 @@ func (s *Store) RefreshSLA(ctx context.Context, work []SLAWork, limit int) (int,
 				SELECT id, priority, created_at, sla_started_at FROM conversations WHERE sla_priority IS NULL AND status <> 'resolved' AND deleted_at IS NULL LIMIT ?)
 			UNION
 			SELECT id, priority, created_at, COALESCE(sla_started_at, created_at) FROM (
-				SELECT id, priority, created_at, sla_started_at FROM conversations WHERE status IN ('open', 'pending', 'snoozed') AND deleted_at IS NULL AND sla_priority <> priority LIMIT ?)`,
+				SELECT id, priority, created_at, sla_started_at FROM conversations INDEXED BY conversations_sla_stale
+				WHERE sla_priority <> priority AND status IN ('open', 'pending', 'snoozed') AND deleted_at IS NULL LIMIT ?)`,
 			jsonIDs(ids), limit, limit)
 		if err != nil {
 			return err
