@@ -90,6 +90,7 @@ type Store struct {
 	queries                 atomic.Int64
 	trace                   atomic.Pointer[func(q string, args []any)]
 	ingest                  *ingestQueue
+	checkpoints             *checkpointer // checkpoint.go
 }
 
 // Open opens (creating when missing) the database in dir, applies migrations and
@@ -159,6 +160,16 @@ func Open(dir string, opt Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("optimize: %w", err)
 	}
+	if _, err := w.Exec(`PRAGMA wal_autocheckpoint = 0`); err != nil {
+		s.Close()
+		return nil, err
+	}
+	ck, err := sql.Open("sqlite3", base)
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	s.checkpoints = startCheckpointer(ck, checkpointEvery)
 	s.ingest = newIngestQueue(s)
 	return s, nil
 }
@@ -170,6 +181,9 @@ func (s *Store) Path() string { return s.path }
 func (s *Store) Close() error {
 	if s.ingest != nil {
 		s.ingest.stop()
+	}
+	if s.checkpoints != nil {
+		s.checkpoints.stop()
 	}
 	s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	s.wstmts.close()
