@@ -232,6 +232,7 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 	if err := s.store.MarkRead(c.UserContext(), id, agent.ID, body.UpTo); err != nil {
 		return err
 	}
+	s.liveCounts.kick() // the agent's unread count
 	return c.SendStatus(fiber.StatusNoContent)
 }
 
@@ -296,5 +297,6 @@ func (s *Server) deleteConversation(c *fiber.Ctx) error {
 	s.chat.CloseConversations(id)
 	s.store.Audit(ctx, "agent", currentAgent(c).ID, "conversation.delete", "conversation", strconv.FormatInt(id, 10), nil)
 	s.hub.Publish(map[string]any{"type": "conversation.deleted", "conversation_id": id})
+	s.liveCounts.kick()
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -522,6 +522,7 @@ func (s *Server) eraseContact(c *fiber.Ctx) error {
 		return err
 	}
 	s.hub.Publish(map[string]any{"type": "contact.erased", "contact_id": id, "conversation_ids": res.ConversationIDs})
+	s.liveCounts.kick()
 	if p, err := s.dataRequestPolicy(ctx); err == nil {
 		for _, rid := range res.DataRequests {
 			if dr, err := s.store.DataRequest(ctx, rid); err == nil {

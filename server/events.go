@@ -11,6 +11,7 @@ import (
 
 func (s *Server) publishMessage(conv *store.Conversation, msg *store.Message) {
 	s.hub.Publish(map[string]any{"type": "message.created", "conversation_id": conv.ID, "conversation": conv, "message": msg})
+	s.liveCounts.kick()
 }
 
 func (s *Server) publishMessageUpdate(msg *store.Message) {
@@ -19,6 +20,7 @@ func (s *Server) publishMessageUpdate(msg *store.Message) {
 
 func (s *Server) publishConversationValue(conv *store.Conversation) {
 	s.hub.Publish(map[string]any{"type": "conversation.updated", "conversation_id": conv.ID, "conversation": conv})
+	s.liveCounts.kick()
 }
 
 func (s *Server) publishConversation(ctx context.Context, id int64) {

@@ -93,12 +93,15 @@ type Server struct {
 	published *publisher
 	// followups does what follows each inbound message, durably (followups.go)
 	followups *followupWorker
-	metrics   *metrics
-	ops       *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
-	tokenUse  *tokenUse // API tokens' last_used_at, written off the request path
-	proxies   *trustedProxies
-	logins    *loginThrottle // throttle.go
-	refusals  refusedPages   // widget pages refused for their origin (widget_origin.go)
+	// liveCounts sends the inbox counts to the open pages when they change (counts.go)
+	liveCounts *countsPusher
+	metrics    *metrics
+	ops        *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
+	tokenUse   *tokenUse // API tokens' last_used_at, written off the request path
+	proxies    *trustedProxies
+	logins     *loginThrottle // throttle.go
+	auth       *authCache     // who a cookie or token stands for (authcache.go)
+	refusals   refusedPages   // widget pages refused for their origin (widget_origin.go)
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search
@@ -145,14 +148,15 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(), ops: newOps(),
 		listSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait), longSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait),
 		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery), proxies: proxies,
-		logins: newLoginThrottle(cfg.Now)}
+		logins: newLoginThrottle(cfg.Now), auth: newAuthCache(cfg.Now)}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
 	s.registerSocialChannels()
 	s.registerEmailChannel()
 	s.outbox = newOutboxWorker(s)
-	s.published = newPublisher(s)
+	s.published = newPublisher(s, 8192)
 	s.followups = newFollowupWorker(st, log, cfg.Now, s.inboundFollowups)
+	s.liveCounts = newCountsPusher(st, s.hub, log, 300*time.Millisecond)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "kibo",
 		DisableStartupMessage: true,
@@ -196,8 +200,12 @@ func (s *Server) Start(ctx context.Context) {
 	go func() { defer s.bg.Done(); s.published.run(ctx) }()
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.followups.run(ctx) }()
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.liveCounts.run(ctx) }()
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
 	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()
+	s.bg.Add(1)
+	go func() { defer s.bg.Done(); s.optimizeStore(ctx) }()
 	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.runDataRequestAlerts(ctx) }()
 	s.bg.Add(1)
@@ -238,6 +246,23 @@ func (s *Server) wakeSnoozed(ctx context.Context) {
 			}
 			for _, id := range ids {
 				s.publishConversation(ctx, id)
+			}
+		}
+	}
+}
+
+// optimizeStore keeps the query planner's statistics current as the data grows: a
+// plan chosen on statistics from a small inbox can be wrong at a million conversations.
+func (s *Server) optimizeStore(ctx context.Context) {
+	t := time.NewTicker(3 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.store.Optimize(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("refresh the query planner's statistics", "err", err)
 			}
 		}
 	}

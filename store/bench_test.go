@@ -126,6 +126,40 @@ func BenchmarkStore(b *testing.B) {
 		})
 	}
 
+	// what every open inbox page and every new visitor cost, whatever the inbox's size
+	b.Run("Counts", func(b *testing.B) {
+		measure(b, func(int) error {
+			_, err := s.ConversationCounts(ctx, agent)
+			return err
+		})
+	})
+	b.Run("Tags", func(b *testing.B) {
+		measure(b, func(int) error {
+			_, err := s.Tags(ctx)
+			return err
+		})
+	})
+	b.Run("ReturningVisitor", func(b *testing.B) {
+		r := rand.New(rand.NewPCG(3, 4))
+		measure(b, func(int) error {
+			_, _, err := s.VisitorConversation(ctx, 1, "visitor", "1", fmt.Sprintf("gen-visitor-%d", 1+r.Int64N(maxConv)))
+			return err
+		})
+	})
+	// a new visitor's first message in the generated chat inbox (inbox 1, a sixth of
+	// the conversations), as the sink stores it: the store looks for the new contact's
+	// open conversation there before it opens one
+	var newVisitor atomic.Int64
+	b.Run("NewVisitorFirstMessage", func(b *testing.B) {
+		measure(b, func(int) error {
+			n := newVisitor.Add(1)
+			_, err := s.Ingest(ctx, Incoming{InboxID: 1, ReuseOpen: true,
+				Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprintf("bench-new-%d-%d", time.Now().UnixNano(), n)},
+				ClientID: "first", Text: "hello, is anyone there?"})
+			return err
+		})
+	})
+
 	// inserts: chat messages from visitors, into the benchmark's own inbox
 	in, err := s.CreateInbox(ctx, "chat", "bench", fmt.Sprintf("bench-%d", time.Now().UnixNano()), map[string]any{})
 	if err != nil {

@@ -296,7 +296,8 @@ func (s *Store) RefreshSLA(ctx context.Context, work []SLAWork, limit int) (int,
 				SELECT id, priority, created_at, sla_started_at FROM conversations WHERE sla_priority IS NULL AND status <> 'resolved' AND deleted_at IS NULL LIMIT ?)
 			UNION
 			SELECT id, priority, created_at, COALESCE(sla_started_at, created_at) FROM (
-				SELECT id, priority, created_at, sla_started_at FROM conversations WHERE status IN ('open', 'pending', 'snoozed') AND deleted_at IS NULL AND sla_priority <> priority LIMIT ?)`,
+				SELECT id, priority, created_at, sla_started_at FROM conversations INDEXED BY conversations_sla_stale
+				WHERE sla_priority <> priority AND status IN ('open', 'pending', 'snoozed') AND deleted_at IS NULL LIMIT ?)`,
 			jsonIDs(ids), limit, limit)
 		if err != nil {
 			return err
@@ -490,7 +491,8 @@ func (s *Store) SLAAlertsDue(ctx context.Context, now, since time.Time, limit in
 		if _, err := tx.exec(ctx, `UPDATE conversations SET sla_breached_at = (SELECT MIN(v) FROM (
 				SELECT CASE WHEN first_response_at > first_response_due_at THEN first_response_due_at END AS v
 				UNION ALL SELECT CASE WHEN status = 'resolved' AND resolved_at > resolution_due_at THEN resolution_due_at END))
-			WHERE id IN (SELECT id FROM conversations WHERE first_response_at >= ? UNION SELECT id FROM conversations WHERE resolved_at >= ?)
+			WHERE id IN (SELECT id FROM conversations INDEXED BY conversations_first_response WHERE first_response_at >= ?
+				UNION SELECT id FROM conversations INDEXED BY conversations_resolved WHERE resolved_at >= ?)
 				AND sla_breached_at IS NULL AND deleted_at IS NULL AND sla_priority IS NOT NULL AND (
 				first_response_at > first_response_due_at OR (status = 'resolved' AND resolved_at > resolution_due_at))`,
 			formatTime(since), formatTime(since)); err != nil {
@@ -499,9 +501,13 @@ func (s *Store) SLAAlertsDue(ctx context.Context, now, since time.Time, limit in
 		rows, err := tx.query(ctx, `SELECT id, number, subject, priority, COALESCE(assignee_id, 0), sla_alerts,
 				first_response_at IS NULL, first_response_due_at, first_response_warn_at, resolution_due_at, resolution_warn_at
 			FROM conversations
-			WHERE status = 'open' AND deleted_at IS NULL AND sla_priority IS NOT NULL AND (
-				(first_response_at IS NULL AND first_response_warn_at <= ? AND sla_alerts NOT LIKE '%,fb,%') OR
-				(resolution_warn_at <= ? AND sla_alerts NOT LIKE '%,rb,%'))
+			WHERE id IN (
+				SELECT id FROM conversations INDEXED BY conversations_sla_fr_watch
+				WHERE status = 'open' AND first_response_at IS NULL AND sla_alerts NOT LIKE '%,fb,%' AND first_response_warn_at <= ?
+				UNION
+				SELECT id FROM conversations INDEXED BY conversations_sla_res_watch
+				WHERE status = 'open' AND sla_alerts NOT LIKE '%,rb,%' AND resolution_warn_at <= ?)
+				AND deleted_at IS NULL AND sla_priority IS NOT NULL
 			ORDER BY id LIMIT ?`, n, n, limit)
 		if err != nil {
 			return err
