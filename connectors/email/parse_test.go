@@ -316,13 +316,9 @@ func checkSafeHTML(t testing.TB, html string) {
 	}
 }
 
-func TestParseLargeAttachment(t *testing.T) {
-	t.Parallel()
-	// 20 MB of attachment, base64 in the message as a mail client sends it.
-	data := make([]byte, 20<<20)
-	for i := range data {
-		data[i] = byte(i*7 + i>>11)
-	}
+// largeAttachmentMail is a mail carrying data as a base64 attachment, as a mail client
+// sends it.
+func largeAttachmentMail(data []byte) []byte {
 	var raw bytes.Buffer
 	raw.WriteString("From: Big Sender <big@example.com>\r\nTo: support@example.com\r\nSubject: Logs\r\n" +
 		"Message-ID: <big.1@example.com>\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"big\"\r\n\r\n" +
@@ -335,8 +331,35 @@ func TestParseLargeAttachment(t *testing.T) {
 		enc = enc[76:]
 	}
 	raw.WriteString(enc + "\r\n--big--\r\n")
+	return raw.Bytes()
+}
 
-	start := time.Now()
+func twentyMegabytes() []byte {
+	data := make([]byte, 20<<20)
+	for i := range data {
+		data[i] = byte(i*7 + i>>11)
+	}
+	return data
+}
+
+// BenchmarkParseLargeAttachment: a mail with 20 MB of attachment, kept.
+//
+//	go test -run '^$' -bench ParseLargeAttachment ./connectors/email/
+func BenchmarkParseLargeAttachment(b *testing.B) {
+	raw := largeAttachmentMail(twentyMegabytes())
+	b.SetBytes(int64(len(raw)))
+	for b.Loop() {
+		if _, err := Parse(raw, 25<<20); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestParseLargeAttachment(t *testing.T) {
+	t.Parallel()
+	data := twentyMegabytes()
+	raw := bytes.NewBuffer(largeAttachmentMail(data))
+
 	p, err := Parse(raw.Bytes(), 10<<20)
 	if err != nil {
 		t.Fatal(err)
@@ -360,9 +383,8 @@ func TestParseLargeAttachment(t *testing.T) {
 	if a.TooLarge || sha256.Sum256(a.Data) != sha256.Sum256(data) {
 		t.Errorf("under the limit: the 20 MB did not come through intact")
 	}
-	if took := time.Since(start); took > 20*time.Second {
-		t.Errorf("parsing 20 MB twice took %s", took)
-	}
+	// how long it takes is a benchmark's question (BenchmarkParse), not this test's: a
+	// timed assertion fails on a busy machine and proves nothing about correctness
 }
 
 func TestParseMessageIDFallbackIsStable(t *testing.T) {
