@@ -358,9 +358,7 @@ func (s *Server) sendDailySummary(ctx context.Context) {
 	if now.Hour() < dailySummaryHour {
 		return
 	}
-	y, m, d := now.Date()
-	today := time.Date(y, m, d, 0, 0, 0, 0, loc)
-	yesterday := time.Date(y, m, d-1, 0, 0, 0, 0, loc)
+	today, yesterday := store.ReportDay(now, loc, 0), store.ReportDay(now, loc, -1)
 	key := "daily:" + today.Format("2006-01-02")
 	if done, err := s.store.TeamAlertRaised(ctx, key); err != nil || done {
 		return

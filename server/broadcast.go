@@ -174,14 +174,6 @@ func (s *Server) publicURL(path string) string {
 	return path
 }
 
-// companyName signs what Kibo sends customers by itself.
-func (s *Server) companyName(ctx context.Context) string {
-	if v, err := s.store.Settings(ctx, "company_name"); err == nil && strings.TrimSpace(v["company_name"]) != "" {
-		return strings.TrimSpace(v["company_name"])
-	}
-	return "Kibo"
-}
-
 // ---- declaration and updates
 
 // afterIncidentChange tells everyone about a declaration or an update: the open
@@ -299,7 +291,7 @@ func (s *Server) fanout(ctx context.Context, j store.FanoutJob) error {
 	if upd == nil {
 		return s.store.FinishFanout(ctx, j.UpdateID)
 	}
-	author := s.companyName(ctx)
+	author := s.store.CompanyName(ctx)
 	text := s.broadcastText(ctx, inc, upd)
 	addresses := map[int64]string{}
 	next := map[string]time.Time{}
@@ -370,17 +362,9 @@ var stateWords = map[string]string{
 	"resolved": "Resolved", "scheduled": "Planned maintenance",
 }
 
-// businessLocation is the business time zone (UTC when none is set).
-func (s *Server) businessLocation(ctx context.Context) *time.Location {
-	if p, err := s.store.SLAPolicy(ctx); err == nil {
-		return p.Location()
-	}
-	return time.UTC
-}
-
 // formatWhen writes a time for customers, in the business time zone.
 func (s *Server) formatWhen(ctx context.Context, t time.Time) string {
-	return formatWhenIn(t, s.businessLocation(ctx))
+	return formatWhenIn(t, s.store.BusinessLocation(ctx))
 }
 
 func formatWhenIn(t time.Time, loc *time.Location) string {
@@ -445,7 +429,7 @@ func (s *Server) incidentAfterIngest(ctx context.Context, work store.Followup, c
 	im := store.IncidentMessage{
 		Kind: "auto_reply", IncidentID: inc.ID, ContactID: conv.Contact.ID, ConversationID: conv.ID, Channel: conv.Channel,
 		DedupeKey:  fmt.Sprintf("incident-auto:%d:%d", inc.ID, conv.Contact.ID),
-		AuthorName: s.companyName(ctx), Text: s.autoReplyText(ctx, inc), Queue: conv.Channel != "chat", Bump: true,
+		AuthorName: s.store.CompanyName(ctx), Text: s.autoReplyText(ctx, inc), Queue: conv.Channel != "chat", Bump: true,
 	}
 	if conv.Channel == "email" {
 		im.ExternalID = newMessageID(s.inboxAddress(ctx, conv.InboxID))

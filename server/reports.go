@@ -14,10 +14,8 @@ import (
 
 // reportRange reads from and to: dates (2026-03-01, both days included, in the business
 // time zone) or RFC 3339 times (to excluded). The default is the last 14 days.
-func (s *Server) reportRange(c *fiber.Ctx, loc *time.Location) (from, to time.Time, err error) {
-	now := s.cfg.Now().In(loc)
-	y, m, d := now.Date()
-	to = time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+func reportRange(c *fiber.Ctx, now time.Time, loc *time.Location) (from, to time.Time, err error) {
+	to = store.ReportDay(now, loc, 1)
 	from = to.AddDate(0, 0, -14)
 	parse := func(name string, end bool) (time.Time, bool, error) {
 		v := c.Query(name)
@@ -48,15 +46,22 @@ func (s *Server) reportRange(c *fiber.Ctx, loc *time.Location) (from, to time.Ti
 	return from, to, nil
 }
 
-// GET /api/v1/reports?from=&to=: the figures as JSON.
-func (s *Server) reportsJSON(c *fiber.Ctx) error {
+// report computes the figures of the range the request asks for, in the business
+// time zone, which it returns too.
+func (s *Server) report(c *fiber.Ctx) (*store.Report, *time.Location, error) {
 	ctx := c.UserContext()
-	loc := s.businessLocation(ctx)
-	from, to, err := s.reportRange(c, loc)
+	loc := s.store.BusinessLocation(ctx)
+	from, to, err := reportRange(c, s.cfg.Now(), loc)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	r, err := s.store.Report(ctx, from, to, loc)
+	return r, loc, err
+}
+
+// GET /api/v1/reports?from=&to=: the figures as JSON.
+func (s *Server) reportsJSON(c *fiber.Ctx) error {
+	r, _, err := s.report(c)
 	if err != nil {
 		return err
 	}
@@ -65,13 +70,7 @@ func (s *Server) reportsJSON(c *fiber.Ctx) error {
 
 // GET /reports: the same figures as a page, charts drawn by the server.
 func (s *Server) reportsPage(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	loc := s.businessLocation(ctx)
-	from, to, err := s.reportRange(c, loc)
-	if err != nil {
-		return err
-	}
-	r, err := s.store.Report(ctx, from, to, loc)
+	r, loc, err := s.report(c)
 	if err != nil {
 		return err
 	}
@@ -97,7 +96,7 @@ func (s *Server) reportsPage(c *fiber.Ctx) error {
 		totals = append(totals, row{Name: channelWords[ch], Count: sum(r.Conversations[ch]), MedianS: int64(sum(r.Messages[ch]))})
 	}
 	return s.render(c, fiber.StatusOK, "reports.html", "Reports", map[string]any{
-		"Report": r, "From": from.In(loc).Format("2006-01-02"), "To": to.In(loc).AddDate(0, 0, -1).Format("2006-01-02"),
+		"Report": r, "From": r.From.In(loc).Format("2006-01-02"), "To": r.To.In(loc).AddDate(0, 0, -1).Format("2006-01-02"),
 		"VolumeChart":   volumeChart(r),
 		"FirstResponse": row{"All", r.FirstResponse.Overall.Count, humanSeconds(r.FirstResponse.Overall.MedianSeconds), humanSeconds(r.FirstResponse.Overall.P90Seconds), 0, 0},
 		"Resolution":    row{"All", r.Resolution.Overall.Count, humanSeconds(r.Resolution.Overall.MedianSeconds), humanSeconds(r.Resolution.Overall.P90Seconds), 0, 0},

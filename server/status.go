@@ -96,7 +96,7 @@ func (s *Server) statusPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	loc := s.businessLocation(ctx)
+	loc := s.store.BusinessLocation(ctx)
 	when := func(t time.Time) string { return formatWhenIn(t, loc) }
 	view := func(list []*store.Incident) []statusIncident {
 		out := make([]statusIncident, 0, len(list))
@@ -128,7 +128,7 @@ func (s *Server) statusPage(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=15")
 	return s.render(c, fiber.StatusOK, "status.html", "Status", map[string]any{
-		"Company": s.companyName(ctx), "State": d.State, "StateText": words[d.State],
+		"Company": s.store.CompanyName(ctx), "State": d.State, "StateText": words[d.State],
 		"Active": view(d.Active), "Upcoming": view(d.Upcoming), "History": view(d.History),
 		"UpdatedAt": when(d.UpdatedAt), "HistoryDays": statusHistoryDays,
 	})

@@ -634,6 +634,15 @@ func (s *Store) Settings(ctx context.Context, keys ...string) (map[string]string
 	return out, rows.Err()
 }
 
+// CompanyName signs what Kibo sends customers by itself: "Kibo" until a name is set,
+// or when the settings can't be read.
+func (s *Store) CompanyName(ctx context.Context) string {
+	if v, err := s.Settings(ctx, "company_name"); err == nil && strings.TrimSpace(v["company_name"]) != "" {
+		return strings.TrimSpace(v["company_name"])
+	}
+	return "Kibo"
+}
+
 // SetSettings stores values and writes the change to the audit log, in one transaction.
 func (s *Store) SetSettings(ctx context.Context, values map[string]string, actorID int64) error {
 	if len(values) == 0 {
