@@ -159,8 +159,8 @@ func (s *Server) updateConversation(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	conv = s.slaAfterUpdate(c.UserContext(), conv, agent.ID) // a new priority moves the due times (sla.go)
-	s.publishConversationValue(conv)
+	conv = s.dueTimes.AfterUpdate(c.UserContext(), conv, agent.ID) // a new priority moves the due times (server/sla)
+	s.events.ConversationUpdated(conv)
 	return c.JSON(conv)
 }
 
@@ -245,7 +245,7 @@ func (s *Server) retryMessage(c *fiber.Ctx) error {
 	}
 	s.outbox.wake()
 	if m, err := s.store.Message(c.UserContext(), id); err == nil {
-		s.publishMessageUpdate(m)
+		s.events.MessageUpdated(m)
 	}
 	return c.SendStatus(fiber.StatusNoContent)
 }
@@ -295,6 +295,6 @@ func (s *Server) deleteConversation(c *fiber.Ctx) error {
 	// the visitor's open widget starts afresh instead of writing into a deleted ticket
 	s.chat.CloseConversations(id)
 	s.store.Audit(ctx, "agent", currentAgent(c).ID, "conversation.delete", "conversation", strconv.FormatInt(id, 10), nil)
-	s.hub.Publish(map[string]any{"type": "conversation.deleted", "conversation_id": id})
+	s.events.ConversationDeleted(id)
 	return c.SendStatus(fiber.StatusNoContent)
 }

@@ -9,130 +9,17 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // company time zones work on a machine without a zoneinfo database
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/server/datarequests"
 	"kibo/server/gdpr"
 	"kibo/store"
 )
 
-// Data requests (GDPR): the API of docs/API.md, the detection hook on inbound messages,
-// contact export and erasure, and the company settings the deadlines depend on. The law
-// lives in server/gdpr; the SQL in store; this file puts the clock and the company's
-// time zone between them.
-
-// Company settings the deadlines depend on.
-const (
-	settingTimezone = "company_timezone"
-	settingRule     = "data_request_rule"
-)
-
-// companySettings validates each setting the settings API exposes; a new setting is
-// one more entry here.
-var companySettings = map[string]struct {
-	def      string
-	validate func(string) error
-}{
-	settingTimezone: {"UTC", func(v string) error {
-		if v == "" || v == "Local" {
-			return errors.New("company_timezone must be an IANA time zone such as Europe/Berlin")
-		}
-		if _, err := time.LoadLocation(v); err != nil {
-			return fmt.Errorf("company_timezone %q is not a time zone Kibo knows (use an IANA name such as Europe/Berlin)", v)
-		}
-		return nil
-	}},
-	settingRule: {string(gdpr.RuleEarlier), func(v string) error {
-		if !gdpr.Rule(v).Valid() {
-			return fmt.Errorf("data_request_rule must be %q, %q or %q", gdpr.RuleEarlier, gdpr.RuleMonth, gdpr.Rule30Days)
-		}
-		return nil
-	}},
-	// the name customers see on incident notices and automatic replies
-	"company_name": {"Kibo", func(v string) error {
-		if n := len(strings.TrimSpace(v)); n == 0 || n > 100 {
-			return errors.New("company_name must be 1 to 100 characters")
-		}
-		return nil
-	}},
-}
-
-// dataRequestPolicy is how the company counts deadlines.
-type dataRequestPolicy struct {
-	loc  *time.Location
-	rule gdpr.Rule
-}
-
-func (s *Server) dataRequestPolicy(ctx context.Context) (dataRequestPolicy, error) {
-	v, err := s.store.Settings(ctx, settingTimezone, settingRule)
-	if err != nil {
-		return dataRequestPolicy{}, err
-	}
-	p := dataRequestPolicy{loc: time.UTC, rule: gdpr.RuleEarlier}
-	if z := v[settingTimezone]; z != "" {
-		if loc, err := time.LoadLocation(z); err == nil {
-			p.loc = loc
-		}
-	}
-	if r := gdpr.Rule(v[settingRule]); r.Valid() {
-		p.rule = r
-	}
-	return p, nil
-}
-
-// withDaysLeft fills the days left until a request is due, in the company's calendar.
-func withDaysLeft(dr *store.DataRequest, now time.Time, p dataRequestPolicy) *store.DataRequest {
-	if dr != nil && !dr.Closed() {
-		d := gdpr.DaysLeft(dr.EffectiveDueAt, now, p.loc)
-		dr.DaysLeft = &d
-	}
-	return dr
-}
-
-func (s *Server) publishDataRequest(dr *store.DataRequest) {
-	s.hub.Publish(map[string]any{"type": "data_request.updated", "data_request": dr})
-}
-
-// ---- detection
-
-// detectDataRequest suggests a data request when an inbound message looks like one. It
-// costs no statement unless the detector fires.
-func (s *Server) detectDataRequest(ctx context.Context, conv *store.Conversation, msg *store.Message) error {
-	if msg.Direction != "in" || msg.Auto || msg.Private {
-		return nil
-	}
-	subject := ""
-	if conv.Channel == "email" {
-		subject = conv.Subject // on other channels the subject is the first message's opening words
-	}
-	sug, ok := gdpr.Detect(subject, msg.Text)
-	if !ok {
-		return nil
-	}
-	p, err := s.dataRequestPolicy(ctx)
-	if err != nil {
-		return fmt.Errorf("data request detection: settings: %w", err)
-	}
-	// The legal clock starts when the message was received, not when an agent confirms.
-	received := msg.CreatedAt
-	dr, created, err := s.store.SuggestDataRequest(ctx, store.NewDataRequest{
-		ConversationID: conv.ID, MessageID: msg.ID, Type: sug.Type, ReceivedAt: received,
-		DueAt: gdpr.DueDate(received, p.rule, p.loc), DueRule: string(p.rule),
-		Confidence: sug.Confidence, Lang: sug.Lang, Evidence: sug.Evidence,
-		Change: fmt.Sprintf("suggested by Kibo (%s, %.0f%% sure) from message %d", sug.Type, sug.Confidence*100, msg.ID),
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // the conversation was deleted since
-	}
-	if err != nil {
-		return fmt.Errorf("data request detection: store: %w", err)
-	}
-	if created {
-		s.publishDataRequest(withDaysLeft(dr, s.cfg.Now(), p))
-	}
-	return nil
-}
+// Data requests (GDPR): the API of docs/API.md, contact export and erasure. The law
+// lives in server/gdpr; the SQL in store; the company's policy (time zone, rule), the
+// detection on inbound messages and the deadline alerts in server/datarequests.
 
 // ---- requests
 
@@ -150,7 +37,7 @@ func (s *Server) listDataRequests(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	p, err := s.dataRequestPolicy(ctx)
+	p, err := datarequests.LoadPolicy(ctx, s.store)
 	if err != nil {
 		return err
 	}
@@ -163,7 +50,7 @@ func (s *Server) listDataRequests(c *fiber.Ctx) error {
 	}
 	now := s.cfg.Now()
 	for _, dr := range list {
-		withDaysLeft(dr, now, p)
+		p.WithDaysLeft(dr, now)
 	}
 	return c.JSON(fiber.Map{"data_requests": list, "next_cursor": next})
 }
@@ -182,7 +69,7 @@ func (s *Server) getDataRequest(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	p, err := s.dataRequestPolicy(ctx)
+	p, err := datarequests.LoadPolicy(ctx, s.store)
 	if err != nil {
 		return err
 	}
@@ -190,7 +77,7 @@ func (s *Server) getDataRequest(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(withDaysLeft(dr, s.cfg.Now(), p))
+	return c.JSON(p.WithDaysLeft(dr, s.cfg.Now()))
 }
 
 // createDataRequest opens a request from a conversation (the contact is taken from
@@ -220,19 +107,19 @@ func (s *Server) createDataRequest(c *fiber.Ctx) error {
 		}
 		received = body.ReceivedAt.UTC()
 	}
-	p, err := s.dataRequestPolicy(ctx)
+	p, err := datarequests.LoadPolicy(ctx, s.store)
 	if err != nil {
 		return err
 	}
 	dr, _, err := s.store.OpenDataRequest(ctx, store.NewDataRequest{
 		ConversationID: body.ConversationID, ContactID: body.ContactID, Type: body.Type, ReceivedAt: received,
-		DueAt: gdpr.DueDate(received, p.rule, p.loc), DueRule: string(p.rule), AssigneeID: body.AssigneeID, AgentID: agent.ID,
+		DueAt: gdpr.DueDate(received, p.Rule, p.Loc), DueRule: string(p.Rule), AssigneeID: body.AssigneeID, AgentID: agent.ID,
 	})
 	if err != nil {
 		return err
 	}
-	withDaysLeft(dr, now, p)
-	s.publishDataRequest(dr)
+	p.WithDaysLeft(dr, now)
+	s.events.DataRequestUpdated(dr)
 	return c.Status(fiber.StatusCreated).JSON(dr)
 }
 
@@ -291,7 +178,7 @@ func (s *Server) updateDataRequest(c *fiber.Ctx) error {
 	u.Status, u.Type = body.Status, body.Type
 	ctx := c.UserContext()
 	agent := currentAgent(c)
-	p, err := s.dataRequestPolicy(ctx)
+	p, err := datarequests.LoadPolicy(ctx, s.store)
 	if err != nil {
 		return err
 	}
@@ -328,19 +215,19 @@ func (s *Server) updateDataRequest(c *fiber.Ctx) error {
 			return u, nil
 		}
 		// the same check again, against the row as it is now
-		due, err := gdpr.Extend(cur.ReceivedAt, cur.DueAt, now, cur.ExtendedDueAt != nil, ext.months, p.loc)
+		due, err := gdpr.Extend(cur.ReceivedAt, cur.DueAt, now, cur.ExtendedDueAt != nil, ext.months, p.Loc)
 		if err != nil {
 			return u, extensionError(err)
 		}
 		u.ExtendedDueAt, u.ExtendReason = &due, ext.reason
-		u.ExtensionNote = fmt.Sprintf("extended by %d month%s, now due %s", ext.months, plural(ext.months), companyDate(due, p.loc))
+		u.ExtensionNote = fmt.Sprintf("extended by %d month%s, now due %s", ext.months, plural(ext.months), p.Date(due))
 		return u, nil
 	})
 	if err != nil {
 		return err
 	}
-	withDaysLeft(dr, now, p)
-	s.publishDataRequest(dr)
+	p.WithDaysLeft(dr, now)
+	s.events.DataRequestUpdated(dr)
 	return c.JSON(dr)
 }
 
@@ -354,7 +241,7 @@ type extension struct {
 	conversationID int64
 }
 
-func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reason string, months int, p dataRequestPolicy) (*extension, error) {
+func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reason string, months int, p datarequests.Policy) (*extension, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return nil, errUnprocessable("an extension needs extend_reason: the customer must be told why (Art. 12(3) GDPR)")
@@ -369,7 +256,7 @@ func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reas
 	if cur.Closed() {
 		return nil, &store.ConflictError{Message: "a " + cur.Status + " request can't be extended"}
 	}
-	due, err := gdpr.Extend(cur.ReceivedAt, cur.DueAt, s.cfg.Now(), cur.ExtendedDueAt != nil, months, p.loc)
+	due, err := gdpr.Extend(cur.ReceivedAt, cur.DueAt, s.cfg.Now(), cur.ExtendedDueAt != nil, months, p.Loc)
 	if err != nil {
 		return nil, extensionError(err)
 	}
@@ -378,7 +265,7 @@ func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reas
 	if cur.Contact != nil {
 		name = cur.Contact.Name
 	}
-	ext.notice = gdpr.DraftExtensionNotice(cur.Lang, name, due, reason, p.loc)
+	ext.notice = gdpr.DraftExtensionNotice(cur.Lang, name, due, reason, p.Loc)
 	ext.conversationID, err = s.requestConversation(ctx, cur)
 	return ext, err
 }
@@ -417,7 +304,7 @@ func (s *Server) draftDataRequestMessage(c *fiber.Ctx) error {
 		return err
 	}
 	ctx := c.UserContext()
-	p, err := s.dataRequestPolicy(ctx)
+	p, err := datarequests.LoadPolicy(ctx, s.store)
 	if err != nil {
 		return err
 	}
@@ -432,12 +319,12 @@ func (s *Server) draftDataRequestMessage(c *fiber.Ctx) error {
 	switch c.Query("kind", "extension") {
 	case "extension":
 		months, _ := strconv.Atoi(c.Query("months", "2"))
-		due, err := gdpr.Extend(dr.ReceivedAt, dr.DueAt, s.cfg.Now(), dr.ExtendedDueAt != nil, months, p.loc)
+		due, err := gdpr.Extend(dr.ReceivedAt, dr.DueAt, s.cfg.Now(), dr.ExtendedDueAt != nil, months, p.Loc)
 		if err != nil {
 			return extensionError(err)
 		}
 		return c.JSON(fiber.Map{"kind": "extension", "extended_due_at": due,
-			"text": gdpr.DraftExtensionNotice(dr.Lang, name, due, c.Query("reason"), p.loc)})
+			"text": gdpr.DraftExtensionNotice(dr.Lang, name, due, c.Query("reason"), p.Loc)})
 	case "erasure":
 		return c.JSON(fiber.Map{"kind": "erasure", "text": gdpr.DraftErasureConfirmation(dr.Lang, name)})
 	}
@@ -521,11 +408,11 @@ func (s *Server) eraseContact(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.hub.Publish(map[string]any{"type": "contact.erased", "contact_id": id, "conversation_ids": res.ConversationIDs})
-	if p, err := s.dataRequestPolicy(ctx); err == nil {
+	s.events.ContactErased(id, res.ConversationIDs)
+	if p, err := datarequests.LoadPolicy(ctx, s.store); err == nil {
 		for _, rid := range res.DataRequests {
 			if dr, err := s.store.DataRequest(ctx, rid); err == nil {
-				s.publishDataRequest(withDaysLeft(dr, s.cfg.Now(), p))
+				s.events.DataRequestUpdated(p.WithDaysLeft(dr, s.cfg.Now()))
 			}
 		}
 	}
@@ -586,6 +473,36 @@ func (s *Server) sendErasureConfirmation(ctx context.Context, contactID, request
 }
 
 // ---- settings
+
+// companySettings validates each setting the settings API exposes; a new setting is
+// one more entry here.
+var companySettings = map[string]struct {
+	def      string
+	validate func(string) error
+}{
+	datarequests.SettingTimezone: {"UTC", func(v string) error {
+		if v == "" || v == "Local" {
+			return errors.New("company_timezone must be an IANA time zone such as Europe/Berlin")
+		}
+		if _, err := time.LoadLocation(v); err != nil {
+			return fmt.Errorf("company_timezone %q is not a time zone Kibo knows (use an IANA name such as Europe/Berlin)", v)
+		}
+		return nil
+	}},
+	datarequests.SettingRule: {string(gdpr.RuleEarlier), func(v string) error {
+		if !gdpr.Rule(v).Valid() {
+			return fmt.Errorf("data_request_rule must be %q, %q or %q", gdpr.RuleEarlier, gdpr.RuleMonth, gdpr.Rule30Days)
+		}
+		return nil
+	}},
+	// the name customers see on incident notices and automatic replies
+	"company_name": {"Kibo", func(v string) error {
+		if n := len(strings.TrimSpace(v)); n == 0 || n > 100 {
+			return errors.New("company_name must be 1 to 100 characters")
+		}
+		return nil
+	}},
+}
 
 func (s *Server) getCompanySettings(c *fiber.Ctx) error {
 	keys := make([]string, 0, len(companySettings))
@@ -666,9 +583,4 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-// companyDate writes a due date as the company reads it: the day in its time zone.
-func companyDate(t time.Time, loc *time.Location) string {
-	return t.In(loc).Format("2 January 2006") + " (" + loc.String() + ")"
 }

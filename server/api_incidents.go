@@ -17,6 +17,9 @@ type incidentView struct {
 	Delivery *store.IncidentDelivery `json:"delivery,omitempty"`
 }
 
+// Incidents as agents declare and follow them; telling customers is server/incidents'
+// (the widgets, the status page's data, the fan-out to every channel, the auto-reply).
+
 // GET /api/v1/incidents: open incidents first, then upcoming maintenance, then history.
 func (s *Server) listIncidents(c *fiber.Ctx) error {
 	limit, err := queryLimit(c, 100, 500)
@@ -100,7 +103,7 @@ func (s *Server) createIncident(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.afterIncidentChange(ctx, inc, upd)
+	s.incidents.Changed(ctx, inc, upd)
 	return s.sendIncident(c, inc.ID, fiber.StatusCreated)
 }
 
@@ -128,11 +131,12 @@ func (s *Server) addIncidentUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.afterIncidentChange(ctx, inc, upd)
+	s.incidents.Changed(ctx, inc, upd)
 	return s.sendIncident(c, id, fiber.StatusCreated)
 }
 
-// ---- bulk actions on the conversations of an incident
+// ---- bulk actions: the same change or reply on many conversations (those of an
+// incident, a tag, a search)
 
 const maxBulk = 500
 
@@ -186,8 +190,8 @@ func (s *Server) bulkUpdateConversations(c *fiber.Ctx) error {
 			failed = append(failed, bulkError{id, err.Error()})
 			continue
 		}
-		conv = s.slaAfterUpdate(ctx, conv, agent.ID)
-		s.publishConversationValue(conv)
+		conv = s.dueTimes.AfterUpdate(ctx, conv, agent.ID)
+		s.events.ConversationUpdated(conv)
 		out = append(out, conv)
 	}
 	return c.JSON(fiber.Map{"conversations": out, "errors": failed})

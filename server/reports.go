@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/server/words"
 	"kibo/store"
 )
 
@@ -87,19 +88,20 @@ func (s *Server) reportsPage(c *fiber.Ctx) error {
 			if byChannel {
 				name = channelWords[st.Channel]
 			}
-			out = append(out, row{name, st.Count, humanSeconds(st.MedianSeconds), humanSeconds(st.P90Seconds), st.MedianSeconds, st.P90Seconds})
+			out = append(out, row{name, st.Count, words.Duration(st.MedianSeconds), words.Duration(st.P90Seconds), st.MedianSeconds, st.P90Seconds})
 		}
 		return out
 	}
 	totals := []row{}
 	for _, ch := range r.Channels {
-		totals = append(totals, row{Name: channelWords[ch], Count: sum(r.Conversations[ch]), MedianS: int64(sum(r.Messages[ch]))})
+		convs, msgs := r.ChannelTotals(ch)
+		totals = append(totals, row{Name: channelWords[ch], Count: convs, MedianS: int64(msgs)})
 	}
 	return s.render(c, fiber.StatusOK, "reports.html", "Reports", map[string]any{
 		"Report": r, "From": r.From.In(loc).Format("2006-01-02"), "To": r.To.In(loc).AddDate(0, 0, -1).Format("2006-01-02"),
 		"VolumeChart":   volumeChart(r),
-		"FirstResponse": row{"All", r.FirstResponse.Overall.Count, humanSeconds(r.FirstResponse.Overall.MedianSeconds), humanSeconds(r.FirstResponse.Overall.P90Seconds), 0, 0},
-		"Resolution":    row{"All", r.Resolution.Overall.Count, humanSeconds(r.Resolution.Overall.MedianSeconds), humanSeconds(r.Resolution.Overall.P90Seconds), 0, 0},
+		"FirstResponse": row{"All", r.FirstResponse.Overall.Count, words.Duration(r.FirstResponse.Overall.MedianSeconds), words.Duration(r.FirstResponse.Overall.P90Seconds), 0, 0},
+		"Resolution":    row{"All", r.Resolution.Overall.Count, words.Duration(r.Resolution.Overall.MedianSeconds), words.Duration(r.Resolution.Overall.P90Seconds), 0, 0},
 		"FRByChannel":   rows(r.FirstResponse.ByChannel, true), "FRByAgent": rows(r.FirstResponse.ByAgent, false),
 		"ResByChannel": rows(r.Resolution.ByChannel, true), "ResByAgent": rows(r.Resolution.ByAgent, false),
 		"FRChart":  timeChart(r.FirstResponse.ByChannel),
@@ -187,11 +189,11 @@ func timeChart(stats []store.TimeStat) template.HTML {
 		y := 4 + i*rowH
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" text-anchor="end" fill="#1c2330">%s</text>`, left-8, y+17, html.EscapeString(channelWords[st.Channel]))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="10" fill="%s" opacity="0.35"><title>90th percentile %s</title></rect>`,
-			left, y+4, max(1, float64(st.P90Seconds)*scale), channelColor(st.Channel), humanSeconds(st.P90Seconds))
+			left, y+4, max(1, float64(st.P90Seconds)*scale), channelColor(st.Channel), words.Duration(st.P90Seconds))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="10" fill="%s"><title>median %s</title></rect>`,
-			left, y+16, max(1, float64(st.MedianSeconds)*scale), channelColor(st.Channel), humanSeconds(st.MedianSeconds))
+			left, y+16, max(1, float64(st.MedianSeconds)*scale), channelColor(st.Channel), words.Duration(st.MedianSeconds))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" fill="#5f6b7a">%s / %s</text>`,
-			float64(left)+max(1, float64(st.P90Seconds)*scale)+6, y+17, humanSeconds(st.MedianSeconds), humanSeconds(st.P90Seconds))
+			float64(left)+max(1, float64(st.P90Seconds)*scale)+6, y+17, words.Duration(st.MedianSeconds), words.Duration(st.P90Seconds))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())

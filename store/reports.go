@@ -34,6 +34,17 @@ type Report struct {
 	Breaches int `json:"sla_breaches"`
 }
 
+// ChannelTotals are a channel's conversations and messages over the whole range.
+func (r *Report) ChannelTotals(ch string) (conversations, messages int) {
+	for _, n := range r.Conversations[ch] {
+		conversations += n
+	}
+	for _, n := range r.Messages[ch] {
+		messages += n
+	}
+	return conversations, messages
+}
+
 // TimeFigures are durations summed up overall, per channel and per agent.
 type TimeFigures struct {
 	Overall   TimeStat   `json:"overall"`
