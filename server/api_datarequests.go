@@ -24,17 +24,10 @@ import (
 // ---- requests
 
 func (s *Server) listDataRequests(c *fiber.Ctx) error {
-	limit, err := queryLimit(c, 100, 1000)
-	if err != nil {
-		return err
-	}
-	contact, err := queryInt(c, "contact")
-	if err != nil {
-		return err
-	}
-	conv, err := queryInt(c, "conversation")
-	if err != nil {
-		return err
+	q := listQuery{c: c}
+	limit, contact, conv := q.limit(100, 1000), q.int("contact"), q.int("conversation")
+	if q.err != nil {
+		return q.err
 	}
 	ctx := c.UserContext()
 	p, err := datarequests.LoadPolicy(ctx, s.store)
@@ -63,17 +56,24 @@ func (s *Server) countDataRequests(c *fiber.Ctx) error {
 	return c.JSON(n)
 }
 
-func (s *Server) getDataRequest(c *fiber.Ctx) error {
+// dataRequestParam loads the request named by the route's :id, with the policy its
+// deadlines are read by.
+func dataRequestParam(c *fiber.Ctx, st *store.Store) (*store.DataRequest, datarequests.Policy, error) {
 	id, err := paramID(c, "id")
 	if err != nil {
-		return err
+		return nil, datarequests.Policy{}, err
 	}
 	ctx := c.UserContext()
-	p, err := datarequests.LoadPolicy(ctx, s.store)
+	p, err := datarequests.LoadPolicy(ctx, st)
 	if err != nil {
-		return err
+		return nil, p, err
 	}
-	dr, err := s.store.DataRequest(ctx, id)
+	dr, err := st.DataRequest(ctx, id)
+	return dr, p, err
+}
+
+func (s *Server) getDataRequest(c *fiber.Ctx) error {
+	dr, p, err := dataRequestParam(c, s.store)
 	if err != nil {
 		return err
 	}
@@ -132,48 +132,33 @@ func (s *Server) updateDataRequest(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var raw map[string]json.RawMessage
-	if err := decodeBody(c, &raw); err != nil {
-		return err
-	}
 	var body struct {
-		Status       *string `json:"status"`
-		Type         *string `json:"type"`
-		ExtendReason string  `json:"extend_reason"`
-		ExtendMonths int     `json:"extend_months"`
-		Notify       *bool   `json:"notify"`
-		NoticeText   string  `json:"notice_text"`
+		Status       *string
+		Type         *string
+		ExtendReason string
+		ExtendMonths int
+		Notify       *bool
+		NoticeText   string
 	}
 	var u store.DataRequestUpdate
-	for key, v := range raw {
-		var err error
-		switch key {
-		case "status":
-			err = json.Unmarshal(v, &body.Status)
-		case "type":
-			err = json.Unmarshal(v, &body.Type)
-		case "assignee_id":
+	err = decodePatch(c, patchFields{
+		"status": into(&body.Status), "type": into(&body.Type),
+		"assignee_id": func(v json.RawMessage) error {
 			var a *int64
-			if err = json.Unmarshal(v, &a); err == nil {
-				u.AssigneeID = ptrTo(int64(0))
+			err := json.Unmarshal(v, &a)
+			if err == nil {
+				u.AssigneeID = ptrTo(int64(0)) // null unassigns
 				if a != nil {
 					u.AssigneeID = a
 				}
 			}
-		case "extend_reason":
-			err = json.Unmarshal(v, &body.ExtendReason)
-		case "extend_months":
-			err = json.Unmarshal(v, &body.ExtendMonths)
-		case "notify":
-			err = json.Unmarshal(v, &body.Notify)
-		case "notice_text":
-			err = json.Unmarshal(v, &body.NoticeText)
-		default:
-			return errBadRequest("%q can't be changed here: use status, type, assignee_id, extend_reason, extend_months, notify or notice_text", key)
-		}
-		if err != nil {
-			return errBadRequest("%s: %v", key, err)
-		}
+			return err
+		},
+		"extend_reason": into(&body.ExtendReason), "extend_months": into(&body.ExtendMonths),
+		"notify": into(&body.Notify), "notice_text": into(&body.NoticeText),
+	}, "%q can't be changed here: use status, type, assignee_id, extend_reason, extend_months, notify or notice_text")
+	if err != nil {
+		return err
 	}
 	u.Status, u.Type = body.Status, body.Type
 	ctx := c.UserContext()
@@ -299,16 +284,7 @@ func extensionError(err error) error {
 // draftDataRequestMessage shows the message Kibo would send: kind=extension (with
 // months and reason) or kind=erasure.
 func (s *Server) draftDataRequestMessage(c *fiber.Ctx) error {
-	id, err := paramID(c, "id")
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
-	p, err := datarequests.LoadPolicy(ctx, s.store)
-	if err != nil {
-		return err
-	}
-	dr, err := s.store.DataRequest(ctx, id)
+	dr, p, err := dataRequestParam(c, s.store)
 	if err != nil {
 		return err
 	}

@@ -25,37 +25,33 @@ func (s *Server) getSLA(c *fiber.Ctx) error {
 // conversation's due times are computed again.
 func (s *Server) patchSLA(c *fiber.Ctx) error {
 	ctx := c.UserContext()
-	var raw map[string]json.RawMessage
-	if err := decodeBody(c, &raw); err != nil {
-		return err
-	}
 	p, err := s.store.SLAPolicy(ctx)
 	if err != nil {
 		return err
 	}
-	for key, v := range raw {
-		var err error
-		switch key {
-		case "targets":
+	err = decodePatch(c, patchFields{
+		"targets": func(v json.RawMessage) error {
 			var t map[string]store.SLATarget
-			if err = json.Unmarshal(v, &t); err == nil {
+			err := json.Unmarshal(v, &t)
+			if err == nil {
 				for prio, target := range t {
 					p.Targets[prio] = target
 				}
 			}
-		case "business_hours":
+			return err
+		},
+		"business_hours": func(v json.RawMessage) error {
 			var bh *store.BusinessHours
-			if err = json.Unmarshal(v, &bh); err == nil {
+			err := json.Unmarshal(v, &bh)
+			if err == nil {
 				p.BusinessHours = bh
 			}
-		case "warn_percent":
-			err = json.Unmarshal(v, &p.WarnPercent)
-		default:
-			return errBadRequest("%q is not part of the SLA policy: use targets, business_hours or warn_percent", key)
-		}
-		if err != nil {
-			return errBadRequest("%s: %v", key, err)
-		}
+			return err
+		},
+		"warn_percent": into(&p.WarnPercent),
+	}, "%q is not part of the SLA policy: use targets, business_hours or warn_percent")
+	if err != nil {
+		return err
 	}
 	if err := s.store.SetSLAPolicy(ctx, p, currentAgent(c).ID); err != nil {
 		return err
