@@ -92,6 +92,7 @@ func (s *Server) updateAgent(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.auth.forget("", id) // name, role, password or access changed
 	switch {
 	case body.Disabled != nil && *body.Disabled:
 		s.hub.DisconnectAgent(id, reasonSignedOut)
@@ -520,6 +521,7 @@ func (s *Server) revokeToken(c *fiber.Ctx) error {
 		}
 		return err
 	}
+	s.auth.forget(tokenRef(id), 0)
 	s.hub.DisconnectCredential(tokenRef(id), reasonSignedOut)
 	s.store.Audit(ctx, "agent", me.ID, "token.revoke", "token", fmt.Sprint(id), nil)
 	return c.SendStatus(fiber.StatusNoContent)

@@ -152,13 +152,20 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 			return errUnauthorized("the Authorization header must be 'Bearer <token>'")
 		}
 		secret := strings.Clone(strings.TrimSpace(tok))
-		a, id, err := s.store.TokenAgent(ctx, secret)
-		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return errUnauthorized("this API token is unknown or revoked")
+		key := "token " + store.HashToken(secret)
+		e, ok := s.auth.get(key)
+		if !ok {
+			a, id, err := s.store.TokenAgent(ctx, secret)
+			if err != nil {
+				if errors.Is(err, store.ErrNotFound) {
+					return errUnauthorized("this API token is unknown or revoked")
+				}
+				return err
 			}
-			return err
+			e = authEntry{agent: a, tokenID: id, ref: tokenRef(id)}
+			s.auth.put(key, e)
 		}
+		a, id := e.agent, e.tokenID
 		s.tokenUse.saw(id, s.cfg.Now())
 		c.Locals(localAgent, a)
 		c.Locals(localVia, "token")
@@ -166,7 +173,18 @@ func (s *Server) authenticate(c *fiber.Ctx) error {
 		return nil
 	}
 	if tok := c.Cookies(sessionCookie); tok != "" {
-		a, csrf, err := s.store.SessionAgent(ctx, tok)
+		key := "session " + store.HashToken(tok)
+		e, ok := s.auth.get(key)
+		var err error
+		if !ok {
+			var a *store.Agent
+			var csrf string
+			if a, csrf, err = s.store.SessionAgent(ctx, tok); err == nil {
+				e = authEntry{agent: a, csrf: csrf, ref: sessionRef(tok)}
+				s.auth.put(key, e)
+			}
+		}
+		a, csrf := e.agent, e.csrf
 		if err == nil {
 			c.Locals(localAgent, a)
 			c.Locals(localCSRF, csrf)

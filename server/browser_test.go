@@ -1025,3 +1025,28 @@ func TestBrowserAgentSeesMessagesFromBeforeItsFirstConnect(t *testing.T) {
 	agent.waitJS("the conversation that arrived before the socket", "!!"+rowSel(convID), 5*time.Second,
 		`window.__kws`, `document.getElementById('rows').textContent`)
 }
+
+// ---- counts pushed, not asked for --------------------------------------------------
+
+// The inbox page keeps its counts (the views' badges, the inbox's, the unread count in
+// the tab title) from what the server pushes: new conversations change them without
+// the page asking for /counts after each event.
+func TestBrowserCountsArePushed(t *testing.T) {
+	k := startKibo(t)
+	br := newBrowser(t)
+	agent := br.tab("agent")
+	loginAgent(agent, k.base, "sam@example.com", "agent-password")
+	showView(agent, "open")
+	agent.waitJS("the empty list", `document.getElementById('list-empty')`, 5*time.Second)
+	agent.exec(`(() => { window.__countsAsked = 0; const f = window.fetch; window.fetch = function (u) { if (String(u).includes('/api/v1/counts')) window.__countsAsked++; return f.apply(this, arguments); }; })()`)
+	for i := range 3 {
+		v := k.visitor()
+		v.hello("", nil)
+		v.say(fmt.Sprintf("p-%d", i), fmt.Sprintf("question number %d", i))
+	}
+	agent.waitJS("three unread in the tab title", `document.title.startsWith('(3) ')`, 5*time.Second, `document.title`)
+	agent.waitJS("three open in the inbox's badge", `document.querySelector('#nav .nav-item[data-view="inbox:`+fmt.Sprint(k.inboxID)+`"] .nav-count').textContent === '3'`, 5*time.Second)
+	if n := evalJS[float64](agent, `window.__countsAsked`); n != 0 {
+		t.Fatalf("the page asked for /counts %v times after events: the counts should come pushed", n)
+	}
+}

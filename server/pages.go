@@ -129,6 +129,7 @@ func (s *Server) logout(c *fiber.Ctx) error {
 		if err := s.store.DeleteSession(c.UserContext(), tok); err != nil {
 			return err
 		}
+		s.auth.forget(sessionRef(tok), 0)
 		s.hub.DisconnectCredential(sessionRef(tok), reasonSignedOut)
 	}
 	c.ClearCookie(sessionCookie)

@@ -93,7 +93,7 @@ func (s *Server) routes() {
 	api.Get("/audit", adminOnly, lists, s.auditLog)
 
 	// GDPR data requests, export and erasure, and the company settings deadlines use
-	api.Get("/data-requests", s.listDataRequests)
+	api.Get("/data-requests", lists, s.listDataRequests)
 	api.Get("/data-requests/counts", s.countDataRequests)
 	api.Post("/data-requests", s.createDataRequest)
 	api.Get("/data-requests/:id", s.getDataRequest)

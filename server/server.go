@@ -98,6 +98,8 @@ type Server struct {
 	published *publisher
 	// events is what the agents' pages are told (server/events)
 	events *events.Publisher
+	// liveCounts sends the inbox counts to the open pages when they change (counts.go)
+	liveCounts *countsPusher
 	// the workflows, their own types with their own dependencies (workflows.go)
 	followups    inboundWork // what follows each inbound message, durably
 	incidents    *incidents.Broadcaster
@@ -108,6 +110,7 @@ type Server struct {
 	tokenUse     *tokenUse // API tokens' last_used_at, written off the request path
 	proxies      *trustedProxies
 	logins       *loginThrottle // throttle.go
+	auth         *authCache     // who a cookie or token stands for (authcache.go)
 	refusals     refusedPages   // widget pages refused for their origin (widget_origin.go)
 
 	inFlight       atomic.Int64
@@ -155,13 +158,14 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(),
 		listSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait), longSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait),
 		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery), proxies: proxies,
-		logins: newLoginThrottle(cfg.Now)}
+		logins: newLoginThrottle(cfg.Now), auth: newAuthCache(cfg.Now)}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
 	s.channels = newChannels(s)
 	s.registerSocialChannels()
 	s.registerEmailChannel()
 	s.outbox = newOutboxWorker(s)
-	s.published = newPublisher(s)
+	s.published = newPublisher(s, 8192)
+	s.liveCounts = newCountsPusher(st, s.hub, log, 300*time.Millisecond)
 	s.newWorkflows()
 	s.app = fiber.New(fiber.Config{
 		AppName:               "kibo",
@@ -205,6 +209,9 @@ func (s *Server) Start(ctx context.Context) {
 	s.bg.Add(3)
 	go func() { defer s.bg.Done(); s.published.run(ctx) }()
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
+	s.bg.Add(2)
+	go func() { defer s.bg.Done(); s.liveCounts.run(ctx) }()
+	go func() { defer s.bg.Done(); s.optimizeStore(ctx) }()
 	go func() { defer s.bg.Done(); s.tokenUse.run(ctx, s.store, s.cfg.Now, s.log) }()
 	s.startWorkflows(ctx)
 	s.ready.Store(true)
@@ -225,6 +232,23 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 	s.bg.Wait()
 	s.hub.Close()
 	return err
+}
+
+// optimizeStore keeps the query planner's statistics current as the data grows: a
+// plan chosen on statistics from a small inbox can be wrong at a million conversations.
+func (s *Server) optimizeStore(ctx context.Context) {
+	t := time.NewTicker(3 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.store.Optimize(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("refresh the query planner's statistics", "err", err)
+			}
+		}
+	}
 }
 
 // baseURL is how a browser reaches this server.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 
 	"kibo/connectors"
 	"kibo/store"
@@ -95,22 +96,27 @@ func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.De
 type publisher struct {
 	s  *Server
 	ch chan store.Ingested
+	// lost is set when an event was dropped: the pages are then told to resync
+	lost atomic.Bool
 }
 
-func newPublisher(s *Server) *publisher {
-	return &publisher{s: s, ch: make(chan store.Ingested, 8192)}
+func newPublisher(s *Server, queue int) *publisher {
+	return &publisher{s: s, ch: make(chan store.Ingested, queue)}
 }
 
 func (p *publisher) add(res store.Ingested) {
 	select {
 	case p.ch <- res:
 	default:
-		// a backlog this deep means the pages are far behind: they will resync
+		// a backlog this deep means the pages are far behind: they resync once the
+		// publisher has caught up
 		p.s.metrics.dropped.Add(1)
+		p.lost.Store(true)
 	}
 }
 
 func (p *publisher) run(ctx context.Context) {
+	ctx = store.ForEvents(ctx)
 	batch := make([]store.Ingested, 0, 256)
 	for {
 		select {
@@ -128,6 +134,9 @@ func (p *publisher) run(ctx context.Context) {
 				}
 			}
 			p.publish(ctx, batch)
+			if p.lost.Swap(false) {
+				p.s.hub.Publish(map[string]any{"type": "resync"})
+			}
 		}
 	}
 }

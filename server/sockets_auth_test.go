@@ -211,6 +211,7 @@ func TestAgentSocketsCloseWhenTheirAuthorityEnds(t *testing.T) {
 	k.api("DELETE", fmt.Sprintf("/api/v1/tokens/%d", id1), k.agentToken, nil, nil, 204)
 	mustClose("revoked token", s1, closeSignedOut)
 	mustStay("another token of the same agent", s2)
+	k.api("GET", "/api/v1/me", tok1, nil, nil, 401) // at once, though it was just used
 
 	// logout closes the session's socket, not another session's
 	b1 := k.signIn("sam@example.com", "agent-password")
@@ -220,6 +221,17 @@ func TestAgentSocketsCloseWhenTheirAuthorityEnds(t *testing.T) {
 		t.Fatalf("logout: %d", code)
 	}
 	mustClose("logout", w1, closeSignedOut)
+	// the old cookie, sent again as a thief would, at once though it was just used
+	req, _ := http.NewRequest("GET", k.base+"/api/v1/me", nil)
+	req.Header.Set("Cookie", sessionCookie+"="+b1.cookie)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Fatalf("a session after its logout: %d", resp.StatusCode)
+	}
 	mustStay("another session", w2)
 	mustStay("a token after a logout", s2)
 

@@ -461,31 +461,73 @@ type Counts struct {
 	Mine       int            `json:"mine"`
 	Unassigned int            `json:"unassigned"`
 	Unread     int            `json:"unread"`
+	// ByInbox is the open conversations of each inbox (inboxes with none are absent).
+	ByInbox map[int64]int `json:"by_inbox"`
 }
 
-// ConversationCounts counts conversations for the navigation, in one statement. Each
-// status is counted on the status index (a range count, no table rows) less its deleted
-// conversations (a small partial index, migration 0008); the agent's figures read only
-// the open conversations. A full scan cost most of a second at 1M conversations.
+// ConversationCounts returns the navigation's counts as one agent sees them.
 func (s *Store) ConversationCounts(ctx context.Context, agentID int64) (*Counts, error) {
-	c := &Counts{ByStatus: map[string]int{}}
-	var open, pending, snoozed, resolved int
-	err := s.queryRow(ctx, `SELECT
-		(SELECT COUNT(*) FROM conversations WHERE status = 'open') - (SELECT COUNT(*) FROM conversations WHERE status = 'open' AND deleted_at IS NOT NULL),
-		(SELECT COUNT(*) FROM conversations WHERE status = 'pending') - (SELECT COUNT(*) FROM conversations WHERE status = 'pending' AND deleted_at IS NOT NULL),
-		(SELECT COUNT(*) FROM conversations WHERE status = 'snoozed') - (SELECT COUNT(*) FROM conversations WHERE status = 'snoozed' AND deleted_at IS NOT NULL),
-		(SELECT COUNT(*) FROM conversations WHERE status = 'resolved') - (SELECT COUNT(*) FROM conversations WHERE status = 'resolved' AND deleted_at IS NOT NULL),
-		COALESCE(SUM(assignee_id = ?), 0), COALESCE(SUM(assignee_id IS NULL), 0),
-		COALESCE(SUM(last_inbound_message_id > COALESCE((SELECT last_read_id FROM conversation_reads r WHERE r.conversation_id = c.id AND r.agent_id = ?), 0)), 0)
-		FROM conversations c WHERE status = 'open' AND deleted_at IS NULL`, agentID, agentID).
-		Scan(&open, &pending, &snoozed, &resolved, &c.Mine, &c.Unassigned, &c.Unread)
-	c.ByStatus["open"], c.ByStatus["pending"], c.ByStatus["snoozed"], c.ByStatus["resolved"] = open, pending, snoozed, resolved
-	return c, err
+	snap, err := s.CountsSnapshot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return snap.For(agentID), nil
+}
+
+// CountsSnapshot is every figure the inbox counts are made of, read at one moment:
+// the server reads one for all open pages at once and gives each agent theirs.
+type CountsSnapshot struct {
+	figures  map[string]int
+	readOpen map[int64]int
+}
+
+// CountsSnapshot reads the counts the writer keeps (migration 0012): two small tables,
+// one row per status, agent and inbox, whatever the number of conversations.
+func (s *Store) CountsSnapshot(ctx context.Context) (*CountsSnapshot, error) {
+	snap := &CountsSnapshot{figures: map[string]int{}, readOpen: map[int64]int{}}
+	rows, err := s.query(ctx, `SELECT key, n, 0 FROM conversation_counts UNION ALL SELECT '', read_open, agent_id FROM agent_read_counts`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var key string
+		var n int
+		var agent int64
+		if err := rows.Scan(&key, &n, &agent); err != nil {
+			return nil, err
+		}
+		if key == "" {
+			snap.readOpen[agent] = n
+		} else {
+			snap.figures[key] = n
+		}
+	}
+	return snap, rows.Err()
+}
+
+// For is the counts as agentID sees them.
+func (c *CountsSnapshot) For(agentID int64) *Counts {
+	out := &Counts{ByStatus: map[string]int{}, ByInbox: map[int64]int{}}
+	for _, st := range Statuses {
+		out.ByStatus[st] = c.figures["status:"+st]
+	}
+	out.Mine = c.figures["open:agent:"+strconv.FormatInt(agentID, 10)]
+	out.Unassigned = c.figures["open:unassigned"]
+	out.Unread = max(c.figures["open:inbound"]-c.readOpen[agentID], 0)
+	for key, n := range c.figures {
+		if id, ok := strings.CutPrefix(key, "open:inbox:"); ok && n > 0 {
+			if v, err := strconv.ParseInt(id, 10, 64); err == nil {
+				out.ByInbox[v] = n
+			}
+		}
+	}
+	return out
 }
 
 // Tags lists the tags in use, most used first.
 func (s *Store) Tags(ctx context.Context) ([]string, error) {
-	rows, err := s.query(ctx, `SELECT tag FROM conversation_tags GROUP BY tag ORDER BY COUNT(*) DESC, tag LIMIT 200`)
+	rows, err := s.query(ctx, `SELECT tag FROM tag_counts WHERE n > 0 ORDER BY n DESC, tag LIMIT 200`)
 	if err != nil {
 		return nil, err
 	}

@@ -133,12 +133,12 @@ type snapshot struct {
 }
 
 func (r *snapshot) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	r.s.queries.Add(1)
+	r.s.counted(q, args)
 	return r.tx.QueryContext(ctx, q, args...)
 }
 
 func (r *snapshot) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	r.s.queries.Add(1)
+	r.s.counted(q, args)
 	return r.tx.QueryRowContext(ctx, q, args...)
 }
 

@@ -26,6 +26,18 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// reads by two agents, some to the end and some not, for the kept unread counts
+	func() {
+		db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "kibo.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`INSERT INTO conversation_reads(conversation_id, agent_id, last_read_id)
+			SELECT id, 1 + id % 2, last_inbound_message_id - (id % 3 = 0) FROM conversations WHERE id % 4 <> 0 AND last_inbound_message_id > 0`); err != nil {
+			t.Fatal(err)
+		}
+	}()
 	before := migrationSnapshot(t, filepath.Join(dir, "kibo.db"))
 	if before.version != 1 {
 		t.Fatalf("the generated database is at version %d, want 1", before.version)
@@ -80,6 +92,25 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 		FROM conversation_tags t JOIN conversations c ON c.id = t.conversation_id`).Scan(&tagRows, &backfilled)
 	if tagRows == 0 || tagRows != after.tags || backfilled != tagRows {
 		t.Errorf("%d of %d tag rows (of %d) carry their conversation's last_message_at and status after the migration", backfilled, tagRows, after.tags)
+	}
+
+	// the counts the writer keeps start from what the data holds
+	for _, agent := range []int64{1, 2, 3} {
+		got, err := s.ConversationCounts(ctx, agent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := countsByDefinition(t, s, agent)
+		if !sameCounts(got, want) {
+			t.Errorf("counts of agent %d after the upgrade: kept %+v, by definition %+v", agent, got, want)
+		}
+		if agent < 3 && (want.Unread == 0 || want.Unread == want.ByStatus["open"]) {
+			t.Errorf("agent %d: the fixture's reads do not exercise the unread count (%d unread of %d open)", agent, want.Unread, want.ByStatus["open"])
+		}
+	}
+
+	if tags, err := s.Tags(ctx); err != nil || len(tags) == 0 || fmt.Sprint(tags) != fmt.Sprint(tagsByDefinition(t, s)) {
+		t.Errorf("tags after the upgrade: %v %v, by definition %v", tags, err, tagsByDefinition(t, s))
 	}
 
 	// the store works on the upgraded data

@@ -75,12 +75,16 @@ type Store struct {
 	path string
 	w    *sql.DB // the one writer
 	r    *sql.DB // readers
+	// ev are the real-time events' own readers (ForEvents), so that telling the
+	// agents never waits behind page requests holding every reader
+	ev *sql.DB
 	// statements are prepared once and reused: SQLite's parser showed as a quarter
 	// of the CPU of a chat load test before
-	wstmts, rstmts *stmtCache
-	now            func() time.Time
-	queries        atomic.Int64
-	ingest         *ingestQueue
+	wstmts, rstmts, evstmts *stmtCache
+	now                     func() time.Time
+	queries                 atomic.Int64
+	trace                   atomic.Pointer[func(q string, args []any)]
+	ingest                  *ingestQueue
 }
 
 // Open opens (creating when missing) the database in dir, applies migrations and
@@ -118,7 +122,15 @@ func Open(dir string, opt Options) (*Store, error) {
 	}
 	r.SetMaxOpenConns(opt.Readers)
 	r.SetMaxIdleConns(opt.Readers)
-	s := &Store{path: path, w: w, r: r, now: opt.Now, wstmts: newStmtCache(w), rstmts: newStmtCache(r)}
+	ev, err := sql.Open("sqlite3", base+"&mode=ro&_query_only=1")
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, err
+	}
+	ev.SetMaxOpenConns(eventReaders)
+	ev.SetMaxIdleConns(eventReaders)
+	s := &Store{path: path, w: w, r: r, ev: ev, now: opt.Now, wstmts: newStmtCache(w), rstmts: newStmtCache(r), evstmts: newStmtCache(ev)}
 	if err := s.migrate(context.Background()); err != nil {
 		s.Close()
 		return nil, err
@@ -132,6 +144,15 @@ func Open(dir string, opt Options) (*Store, error) {
 	if _, err := w.Exec(`PRAGMA temp_store = MEMORY`); err != nil {
 		s.Close()
 		return nil, err
+	}
+	// Query plans need statistics: without them SQLite guesses, and at a million
+	// conversations one of its guesses (an inbox's activity index for a contact's
+	// conversation) cost the writer half a second per new visitor. This analyses what
+	// has none or has changed much, under a time limit SQLite sets itself; Optimize
+	// keeps them fresh while Kibo runs.
+	if _, err := w.Exec(`PRAGMA optimize = 0x10002`); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("optimize: %w", err)
 	}
 	s.ingest = newIngestQueue(s)
 	return s, nil
@@ -148,9 +169,26 @@ func (s *Store) Close() error {
 	s.w.Exec("PRAGMA wal_checkpoint(TRUNCATE)")
 	s.wstmts.close()
 	s.rstmts.close()
+	s.evstmts.close()
 	err1 := s.r.Close()
 	err2 := s.w.Close()
-	return errors.Join(err1, err2)
+	return errors.Join(err1, err2, s.ev.Close())
+}
+
+// eventReaders is the size of the events' read pool: the publisher and the counts.
+const eventReaders = 2
+
+type eventsKey struct{}
+
+// ForEvents marks a context whose reads serve the real-time events: they run on
+// connections of their own, which page requests never hold.
+func ForEvents(ctx context.Context) context.Context { return context.WithValue(ctx, eventsKey{}, true) }
+
+func (s *Store) readers(ctx context.Context) (*sql.DB, *stmtCache) {
+	if ctx.Value(eventsKey{}) != nil {
+		return s.ev, s.evstmts
+	}
+	return s.r, s.rstmts
 }
 
 // Ping tells whether the database answers.
@@ -159,23 +197,41 @@ func (s *Store) Ping(ctx context.Context) error { return s.r.PingContext(ctx) }
 // QueryCount is the number of statements run so far; tests diff it around a call.
 func (s *Store) QueryCount() int64 { return s.queries.Load() }
 
+// Optimize refreshes the query planner's statistics where the data has changed enough
+// to matter (SQLite decides, and limits the time it spends). Call it every few hours.
+func (s *Store) Optimize(ctx context.Context) error {
+	_, err := s.w.ExecContext(ctx, `PRAGMA optimize`)
+	return err
+}
+
+// counted counts a statement about to run, and shows it to the tests that look at
+// every statement the store runs (the query-plan test).
+func (s *Store) counted(q string, args []any) {
+	s.queries.Add(1)
+	if trace := s.trace.Load(); trace != nil {
+		(*trace)(q, args)
+	}
+}
+
 // Now is the store's clock.
 func (s *Store) Now() time.Time { return s.now().UTC() }
 
 func (s *Store) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	s.queries.Add(1)
-	if st := s.rstmts.get(ctx, q); st != nil {
+	s.counted(q, args)
+	db, stmts := s.readers(ctx)
+	if st := stmts.get(ctx, q); st != nil {
 		return st.QueryContext(ctx, args...)
 	}
-	return s.r.QueryContext(ctx, q, args...)
+	return db.QueryContext(ctx, q, args...)
 }
 
 func (s *Store) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	s.queries.Add(1)
-	if st := s.rstmts.get(ctx, q); st != nil {
+	s.counted(q, args)
+	db, stmts := s.readers(ctx)
+	if st := stmts.get(ctx, q); st != nil {
 		return st.QueryRowContext(ctx, args...)
 	}
-	return s.r.QueryRowContext(ctx, q, args...)
+	return db.QueryRowContext(ctx, q, args...)
 }
 
 // stmtCache keeps prepared statements by their SQL text. A statement seen for the
@@ -269,7 +325,7 @@ type Tx struct {
 }
 
 func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
-	t.s.queries.Add(1)
+	t.s.counted(q, args)
 	if st := t.s.wstmts.get(ctx, q); st != nil {
 		return t.tx.StmtContext(ctx, st).ExecContext(ctx, args...)
 	}
@@ -279,13 +335,13 @@ func (t *Tx) exec(ctx context.Context, q string, args ...any) (sql.Result, error
 // execScript runs SQL that may hold several statements (migrations, savepoints): it is
 // never prepared, since a prepared statement holds only the first one.
 func (t *Tx) execScript(ctx context.Context, q string) error {
-	t.s.queries.Add(1)
+	t.s.counted(q, nil)
 	_, err := t.tx.ExecContext(ctx, q)
 	return err
 }
 
 func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
-	t.s.queries.Add(1)
+	t.s.counted(q, args)
 	if st := t.s.wstmts.get(ctx, q); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryContext(ctx, args...)
 	}
@@ -293,7 +349,7 @@ func (t *Tx) query(ctx context.Context, q string, args ...any) (*sql.Rows, error
 }
 
 func (t *Tx) queryRow(ctx context.Context, q string, args ...any) *sql.Row {
-	t.s.queries.Add(1)
+	t.s.counted(q, args)
 	if st := t.s.wstmts.get(ctx, q); st != nil {
 		return t.tx.StmtContext(ctx, st).QueryRowContext(ctx, args...)
 	}

@@ -36,7 +36,7 @@ func TestDataRequestAlertsOncePerMarkToTheRightPeople(t *testing.T) {
 	defer st.Close()
 	clock := &testClock{}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	tracker := New(Deps{Store: st, Events: events.NewPublisher(hub.New(64), st, log), WakeOutbox: func() {}, Now: clock.Now, Log: log})
+	tracker := New(Deps{Store: st, Events: events.NewPublisher(hub.New(64), st, log, func() {}), WakeOutbox: func() {}, Now: clock.Now, Log: log})
 	ada, _ := st.CreateAgent(ctx, "ada@example.com", "Ada", "admin", "x")
 	ben, _ := st.CreateAgent(ctx, "ben@example.com", "Ben", "admin", "x")
 	dee, _ := st.CreateAgent(ctx, "dee@example.com", "Dee", "admin", "x")

@@ -31,16 +31,22 @@ type Publisher struct {
 	hub   Hub
 	convs Conversations
 	log   *slog.Logger
+	// countsChanged is called after each event that can change the inbox counts (a
+	// message, a conversation changed, deleted or erased): the counts are pushed to
+	// the pages on their own (server/counts.go).
+	countsChanged func()
 }
 
-// NewPublisher publishes on h, loading conversations from convs when an event needs one.
-func NewPublisher(h Hub, convs Conversations, log *slog.Logger) *Publisher {
-	return &Publisher{hub: h, convs: convs, log: log}
+// NewPublisher publishes on h, loading conversations from convs when an event needs
+// one, and calls countsChanged after each event that can change the inbox counts.
+func NewPublisher(h Hub, convs Conversations, log *slog.Logger, countsChanged func()) *Publisher {
+	return &Publisher{hub: h, convs: convs, log: log, countsChanged: countsChanged}
 }
 
 // MessageCreated: a message or note was stored, with its conversation as it now is.
 func (p *Publisher) MessageCreated(conv *store.Conversation, msg *store.Message) {
 	p.hub.Publish(map[string]any{"type": "message.created", "conversation_id": conv.ID, "conversation": conv, "message": msg})
+	p.countsChanged()
 }
 
 // MessageUpdated: a message's delivery changed (sent, failed, retried).
@@ -51,6 +57,7 @@ func (p *Publisher) MessageUpdated(msg *store.Message) {
 // ConversationUpdated: a conversation changed (status, assignee, tags, SLA).
 func (p *Publisher) ConversationUpdated(conv *store.Conversation) {
 	p.hub.Publish(map[string]any{"type": "conversation.updated", "conversation_id": conv.ID, "conversation": conv})
+	p.countsChanged()
 }
 
 // ConversationChanged is ConversationUpdated for a conversation known by its id.
@@ -66,11 +73,13 @@ func (p *Publisher) ConversationChanged(ctx context.Context, id int64) {
 // ConversationDeleted: a conversation is gone for good.
 func (p *Publisher) ConversationDeleted(id int64) {
 	p.hub.Publish(map[string]any{"type": "conversation.deleted", "conversation_id": id})
+	p.countsChanged()
 }
 
 // ContactErased: a person and their conversations were erased.
 func (p *Publisher) ContactErased(contactID int64, conversationIDs []int64) {
 	p.hub.Publish(map[string]any{"type": "contact.erased", "contact_id": contactID, "conversation_ids": conversationIDs})
+	p.countsChanged()
 }
 
 // IncidentUpdated: an incident was declared or updated, or its fan-out moved on.

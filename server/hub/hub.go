@@ -389,3 +389,23 @@ func (h *Hub) Close() {
 		h.dropLocked(s)
 	}
 }
+
+// ToEachAgent sends every page the frame made for its agent, without a seq and without
+// keeping it (the counts, which differ per agent and are sent again when they change).
+// frame is called once per agent, under the hub's lock: it must be quick; a nil frame
+// sends nothing to that agent.
+func (h *Hub) ToEachAgent(frame func(agentID int64) []byte) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	made := map[int64][]byte{}
+	for s := range h.subs {
+		b, ok := made[s.AgentID]
+		if !ok {
+			b = frame(s.AgentID)
+			made[s.AgentID] = b
+		}
+		if b != nil {
+			h.sendLocked(s, b)
+		}
+	}
+}

@@ -813,10 +813,12 @@
 
   // The inbox link's unread count, on pages other than the inbox (which shows its own).
   const onInbox = document.body.classList.contains('page-inbox');
-  const loadUnread = () => K.api('GET', '/counts').then((c) => {
+  const showUnread = (c) => {
     const el = document.getElementById('app-count-inbox');
     if (el) el.textContent = c && c.unread ? String(c.unread) : '';
-  }, () => {});
+  };
+  // asked on load and after a reconnect; in between the server pushes the counts
+  const loadUnread = () => K.api('GET', '/counts').then(showUnread, () => {});
   const loadUnreadSoon = debounce(loadUnread, 1000);
 
   // ---- notifications
@@ -898,8 +900,8 @@
         K.toast([ev.text || 'New notification', href ? [' ', h('a', { class: 'toast-link', href }, 'Open')] : null], 'info', { ms: 6000 });
         break;
       }
-      case 'message.created': case 'conversation.updated':
-        if (!onInbox) loadUnreadSoon();
+      case 'counts':
+        if (!onInbox) showUnread(ev.counts);
         break;
     }
   }
@@ -927,7 +929,8 @@
     loadIncidents();
     loadNotifs();
     if (!onInbox) loadUnread();
-    K.live({ onEvent: chromeEvent });
+    let reopened = false; // the first open follows the load above
+    K.live({ onEvent: chromeEvent, onOpen: () => { if (reopened && !onInbox) loadUnreadSoon(); reopened = true; } });
     setInterval(loadDR, 5 * 60 * 1000); // overdue changes with the clock, not with events
   }
   K.bindKeys([

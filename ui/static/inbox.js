@@ -232,21 +232,31 @@
       const n = v.count(c);
       b.textContent = n ? String(n) : '';
     }
+    const byInbox = c.by_inbox || {};
+    for (const ib of S.inboxes.values()) {
+      const b = S.navBadges.get('inbox:' + ib.id);
+      if (b) b.textContent = byInbox[ib.id] ? String(byInbox[ib.id]) : '';
+    }
     const u = S.navBadges.get('_unread');
     if (u) { u.hidden = !c.unread; u.textContent = c.unread ? c.unread + ' unread' : ''; }
     document.title = (c.unread ? '(' + c.unread + ') ' : '') + viewDef(S.view).label + ' · Kibo';
   }
-  // At most one counts request per 350 ms, however many events arrive: a pending
-  // refresh takes the later events along (restarting the timer on each one would never
-  // refresh while a busy desk's events keep coming).
-  let countsTimer = 0;
-  function refreshCounts(now) {
-    if (countsTimer && !now) return;
-    clearTimeout(countsTimer);
-    countsTimer = setTimeout(async () => {
-      countsTimer = 0;
-      try { S.counts = await api('GET', '/counts'); renderCounts(); } catch (e) { /* the next event tries again */ }
-    }, now ? 0 : 350);
+  // The server pushes the counts (a "counts" event) whenever they change, so the page
+  // asks for them only when it loads and when its socket comes back. One request at a
+  // time: a call during one is made once it ends, and a slow answer (a server under
+  // load) makes the next one wait longer instead of piling up.
+  const CT = { busy: false, again: false, wait: 0 };
+  async function refreshCounts() {
+    if (CT.busy) { CT.again = true; return; }
+    CT.busy = true;
+    const t0 = performance.now();
+    try { S.counts = await api('GET', '/counts'); renderCounts(); } catch (e) { /* the next push or reconnect brings them */ }
+    const took = performance.now() - t0;
+    CT.wait = took > 1000 ? Math.min(Math.max(CT.wait * 2, 2000), 30000) : 0;
+    setTimeout(() => {
+      CT.busy = false;
+      if (CT.again) { CT.again = false; refreshCounts(); }
+    }, CT.wait);
   }
 
   function setView(key) {
@@ -376,7 +386,6 @@
     S.selected.clear();
     for (const x of errs) S.selected.add(x.id);
     syncChecks();
-    refreshCounts();
     const n = (r.conversations || []).length;
     if (errs.length) K.toast('Resolved ' + n + '; ' + errs.length + ' failed: ' + errs.slice(0, 3).map((x) => x.error).join('; '), 'error', { ms: 12000 });
     else K.toast('Resolved ' + n + (n === 1 ? ' conversation' : ' conversations'), 'ok');
@@ -616,7 +625,6 @@
           addMessage(m);
           if (m.direction === 'in' && !m.private) { showTyping(null, false); markRead(true); }
         }
-        refreshCounts();
         break;
       }
       case 'message.updated':
@@ -624,7 +632,9 @@
         break;
       case 'conversation.updated':
         upsert(ev.conversation);
-        refreshCounts();
+        break;
+      case 'counts':
+        if (ev.counts) { S.counts = ev.counts; renderCounts(); }
         break;
       case 'typing':
         if (S.open && ev.conversation_id === S.open.id && ev.who === 'contact') showTyping(ev.name, ev.on);
@@ -657,7 +667,6 @@
       if (S.open && S.open.id === id) closed = true;
     }
     showFoot();
-    refreshCounts();
     if (closed) {
       closeConv();
       if (location.hash.startsWith('#c/')) history.replaceState(null, '', location.pathname + location.search);
@@ -702,11 +711,15 @@
   function onOpen() {
     // the server forgets what a socket was viewing when it drops
     if (S.open) S.live.send({ type: 'viewing', conversation_id: S.open.id });
+    // counts pushed while the socket was down were missed (the first open follows the
+    // page's own load)
+    if (S.socketWasOpen) refreshCounts();
+    S.socketWasOpen = true;
   }
 
   function reloadAll() {
     loadList();
-    refreshCounts(true);
+    refreshCounts();
     loadMeta();
     if (S.open) loadThread(S.open.id);
   }
@@ -1233,7 +1246,6 @@
     api('POST', '/conversations/' + id + '/read', { up_to: upTo }).then(() => {
       const c = S.known.get(id);
       if (c && c.unread_count) upsert(Object.assign({}, c, { unread_count: 0 }));
-      refreshCounts();
     }, () => { if (S.open === o) o.readUpTo = 0; });
   }
   document.addEventListener('visibilitychange', () => { if (document.visibilityState === 'visible') markRead(); });
@@ -1462,7 +1474,7 @@
 
   async function patch(id, body, btn) {
     const c = await K.run(btn, () => api('PATCH', '/conversations/' + id, body));
-    if (c) { upsert(c); refreshCounts(); }
+    if (c) upsert(c);
     return c;
   }
 
@@ -1651,7 +1663,7 @@
   S.live = K.live({ onEvent, onOpen });
   renderNav();
   loadList();
-  refreshCounts(true);
+  refreshCounts();
   loadMeta();
   route();
 })();
