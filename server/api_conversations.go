@@ -159,7 +159,7 @@ func (s *Server) markRead(c *fiber.Ctx) error {
 	if err := s.store.MarkRead(c.UserContext(), id, agent.ID, body.UpTo); err != nil {
 		return err
 	}
-	s.liveCounts.kick() // the agent's unread count
+	s.liveCounts.Kick() // the agent's unread count
 	return c.SendStatus(fiber.StatusNoContent)
 }
 

@@ -23,6 +23,7 @@ import (
 	"kibo/connectors/chat"
 	"kibo/connectors/netguard"
 	"kibo/server/alerts"
+	"kibo/server/counts"
 	"kibo/server/datarequests"
 	"kibo/server/events"
 	"kibo/server/hub"
@@ -98,8 +99,8 @@ type Server struct {
 	published *publisher
 	// events is what the agents' pages are told (server/events)
 	events *events.Publisher
-	// liveCounts sends the inbox counts to the open pages when they change (counts.go)
-	liveCounts *countsPusher
+	// liveCounts sends the inbox counts to the open pages when they change (server/counts)
+	liveCounts *counts.Pusher
 	// the workflows, their own types with their own dependencies (workflows.go)
 	followups    inboundWork // what follows each inbound message, durably
 	incidents    *incidents.Broadcaster
@@ -165,7 +166,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s.registerEmailChannel()
 	s.outbox = newOutboxWorker(s)
 	s.published = newPublisher(s, 8192)
-	s.liveCounts = newCountsPusher(st, s.hub, log, 300*time.Millisecond)
+	s.liveCounts = counts.New(st, s.hub, log, 300*time.Millisecond)
 	s.newWorkflows()
 	s.app = fiber.New(fiber.Config{
 		AppName:               "kibo",
@@ -210,7 +211,7 @@ func (s *Server) Start(ctx context.Context) {
 	go func() { defer s.bg.Done(); s.published.run(ctx) }()
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
 	s.bg.Add(2)
-	go func() { defer s.bg.Done(); s.liveCounts.run(ctx) }()
+	go func() { defer s.bg.Done(); s.liveCounts.Run(ctx) }()
 	go func() { defer s.bg.Done(); s.optimizeStore(ctx) }()
 	go func() { defer s.bg.Done(); s.tokenUse.run(ctx, s.store, s.cfg.Now, s.log) }()
 	s.startWorkflows(ctx)

@@ -22,7 +22,7 @@ import (
 // newWorkflows builds the workflows; the outbox and the chat must exist.
 func (s *Server) newWorkflows() {
 	now, log := s.cfg.Now, s.log
-	s.events = events.NewPublisher(s.hub, s.store, log, s.liveCounts.kick)
+	s.events = events.NewPublisher(s.hub, s.store, log, s.liveCounts.Kick)
 	s.dueTimes = sla.New(s.store, log)
 	s.incidents = incidents.New(incidents.Deps{
 		Store: s.store, Events: s.events, Widgets: s.chat, WakeOutbox: s.outbox.wake,

@@ -33,7 +33,7 @@ type Publisher struct {
 	log   *slog.Logger
 	// countsChanged is called after each event that can change the inbox counts (a
 	// message, a conversation changed, deleted or erased): the counts are pushed to
-	// the pages on their own (server/counts.go).
+	// the pages on their own (server/counts).
 	countsChanged func()
 }
 
