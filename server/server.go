@@ -99,10 +99,9 @@ type Server struct {
 	published *publisher
 	// events is what the agents' pages are told (server/events)
 	events *events.Publisher
-	// liveCounts sends the inbox counts to the open pages when they change (server/counts)
-	liveCounts *counts.Pusher
 	// the workflows, their own types with their own dependencies (workflows.go)
-	followups    inboundWork // what follows each inbound message, durably
+	liveCounts   *counts.Pusher // the inbox counts, pushed to the open pages on a change
+	followups    inboundWork    // what follows each inbound message, durably
 	incidents    *incidents.Broadcaster
 	dueTimes     *sla.DueTimes
 	alerts       *alerts.Team
@@ -166,7 +165,6 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s.registerEmailChannel()
 	s.outbox = newOutboxWorker(s)
 	s.published = newPublisher(s, 8192)
-	s.liveCounts = counts.New(st, s.hub, log, 300*time.Millisecond)
 	s.newWorkflows()
 	s.app = fiber.New(fiber.Config{
 		AppName:               "kibo",
@@ -210,9 +208,6 @@ func (s *Server) Start(ctx context.Context) {
 	s.bg.Add(3)
 	go func() { defer s.bg.Done(); s.published.run(ctx) }()
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
-	s.bg.Add(2)
-	go func() { defer s.bg.Done(); s.liveCounts.Run(ctx) }()
-	go func() { defer s.bg.Done(); s.optimizeStore(ctx) }()
 	go func() { defer s.bg.Done(); s.tokenUse.run(ctx, s.store, s.cfg.Now, s.log) }()
 	s.startWorkflows(ctx)
 	s.ready.Store(true)
@@ -233,23 +228,6 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 	s.bg.Wait()
 	s.hub.Close()
 	return err
-}
-
-// optimizeStore keeps the query planner's statistics current as the data grows: a
-// plan chosen on statistics from a small inbox can be wrong at a million conversations.
-func (s *Server) optimizeStore(ctx context.Context) {
-	t := time.NewTicker(3 * time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.store.Optimize(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("refresh the query planner's statistics", "err", err)
-			}
-		}
-	}
 }
 
 // baseURL is how a browser reaches this server.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"kibo/server/alerts"
+	"kibo/server/counts"
 	"kibo/server/datarequests"
 	"kibo/server/events"
 	"kibo/server/followups"
@@ -22,6 +23,7 @@ import (
 // newWorkflows builds the workflows; the outbox and the chat must exist.
 func (s *Server) newWorkflows() {
 	now, log := s.cfg.Now, s.log
+	s.liveCounts = counts.New(s.store, s.hub, log, 300*time.Millisecond)
 	s.events = events.NewPublisher(s.hub, s.store, log, s.liveCounts.Kick)
 	s.dueTimes = sla.New(s.store, log)
 	s.incidents = incidents.New(incidents.Deps{
@@ -47,8 +49,9 @@ func (s *Server) startWorkflows(ctx context.Context) {
 	s.incidents.Load(ctx)
 	p := periodic{s.dueTimes, s.incidents, s.alerts}
 	for _, run := range []func(context.Context){
-		s.followups.Run, s.incidents.RunFanout, s.dataRequests.Run, p.run,
+		s.followups.Run, s.liveCounts.Run, s.incidents.RunFanout, s.dataRequests.Run, p.run,
 		func(ctx context.Context) { wakeSnoozed(ctx, s.store, s.events, s.log) },
+		func(ctx context.Context) { optimizeStore(ctx, s.store, s.log) },
 	} {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); run(ctx) }()
@@ -109,6 +112,23 @@ func wakeSnoozed(ctx context.Context, st *store.Store, ev *events.Publisher, log
 			}
 			for _, id := range ids {
 				ev.ConversationChanged(ctx, id)
+			}
+		}
+	}
+}
+
+// optimizeStore keeps the query planner's statistics current as the data grows: a
+// plan chosen on statistics from a small inbox can be wrong at a million conversations.
+func optimizeStore(ctx context.Context, st *store.Store, log *slog.Logger) {
+	t := time.NewTicker(3 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := st.Optimize(ctx); err != nil && ctx.Err() == nil {
+				log.Warn("refresh the query planner's statistics", "err", err)
 			}
 		}
 	}
