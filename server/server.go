@@ -1,9 +1,11 @@
 // Package server is Kibo's HTTP side: the agent API and pages of docs/API.md, the
 // widget socket, the webhooks, the agents' real-time hub and the outbox worker.
 //
-// Handlers stay thin: they parse, check the role, call the store, publish an event.
-// The domain lives in store (SQL) and connectors (channels); the route table in
-// routes.go is the one place to read what the server answers.
+// Handlers stay thin: they parse, check the role, call the store or a workflow,
+// publish an event. The domain lives in store (SQL) and connectors (channels); the
+// workflows (incidents, SLA, alerts, data requests, the follow-ups of inbound
+// messages, the live counts) are packages under server/ that workflows.go wires; the
+// route table in routes.go is the one place to read what the server answers.
 package server
 
 import (
