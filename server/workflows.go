@@ -50,8 +50,8 @@ func (s *Server) startWorkflows(ctx context.Context) {
 	p := periodic{s.dueTimes, s.incidents, s.alerts}
 	for _, run := range []func(context.Context){
 		s.followups.Run, s.liveCounts.Run, s.incidents.RunFanout, s.dataRequests.Run, p.run,
-		func(ctx context.Context) { wakeSnoozed(ctx, s.store, s.events, s.log) },
-		func(ctx context.Context) { optimizeStore(ctx, s.store, s.log) },
+		every(30*time.Second, wakeSnoozed(s.store, s.events, s.log)),
+		every(3*time.Hour, optimizeStore(s.store, s.log)),
 	} {
 		s.bg.Add(1)
 		go func() { defer s.bg.Done(); run(ctx) }()
@@ -96,40 +96,42 @@ func (p periodic) round(ctx context.Context) {
 	p.alerts.SendWebhooks(ctx)
 }
 
-// wakeSnoozed reopens snoozed conversations whose time has come.
-func wakeSnoozed(ctx context.Context, st *store.Store, ev *events.Publisher, log *slog.Logger) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
+// every runs do every d, from d after the start, until ctx ends.
+func every(d time.Duration, do func(context.Context)) func(context.Context) {
+	return func(ctx context.Context) {
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				do(ctx)
+			}
+		}
+	}
+}
+
+// wakeSnoozed reopens the snoozed conversations whose time has come.
+func wakeSnoozed(st *store.Store, ev *events.Publisher, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
+		ids, err := st.WakeSnoozed(ctx)
+		if err != nil {
+			log.Warn("wake snoozed conversations", "err", err)
 			return
-		case <-t.C:
-			ids, err := st.WakeSnoozed(ctx)
-			if err != nil {
-				log.Warn("wake snoozed conversations", "err", err)
-				continue
-			}
-			for _, id := range ids {
-				ev.ConversationChanged(ctx, id)
-			}
+		}
+		for _, id := range ids {
+			ev.ConversationChanged(ctx, id)
 		}
 	}
 }
 
 // optimizeStore keeps the query planner's statistics current as the data grows: a
 // plan chosen on statistics from a small inbox can be wrong at a million conversations.
-func optimizeStore(ctx context.Context, st *store.Store, log *slog.Logger) {
-	t := time.NewTicker(3 * time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := st.Optimize(ctx); err != nil && ctx.Err() == nil {
-				log.Warn("refresh the query planner's statistics", "err", err)
-			}
+func optimizeStore(st *store.Store, log *slog.Logger) func(context.Context) {
+	return func(ctx context.Context) {
+		if err := st.Optimize(ctx); err != nil && ctx.Err() == nil {
+			log.Warn("refresh the query planner's statistics", "err", err)
 		}
 	}
 }
