@@ -52,7 +52,7 @@ type DataRequest struct {
 	CreatedAt          time.Time           `json:"created_at"`
 	UpdatedAt          time.Time           `json:"updated_at"`
 	History            []*DataRequestEvent `json:"history,omitempty"`
-	// AlertsSent are the deadline alert marks already sent (server/gdpr_alerts.go).
+	// AlertsSent are the deadline alert marks already sent (server/datarequests).
 	AlertsSent []string `json:"-"`
 }
 
