@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -50,6 +51,22 @@ func TestMigrationsRecordVersionAndRefuseNewerSchema(t *testing.T) {
 	s.Close()
 	if _, err := Open(dir, Options{}); err == nil {
 		t.Fatal("opened a database with a schema newer than the binary")
+	}
+}
+
+// A database that missed a migration below its newest one (made by a build between
+// releases) is refused, not run on a schema without it.
+func TestMigrationsRefuseASkippedOne(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.w.Exec(`DELETE FROM schema_migrations WHERE version = 2`)
+	s.Close()
+	_, err = Open(dir, Options{})
+	if err == nil || !strings.Contains(err.Error(), "0002") {
+		t.Fatalf("opened a database that skipped migration 2: %v", err)
 	}
 }
 
