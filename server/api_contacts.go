@@ -83,7 +83,7 @@ func (s *Server) mergeContacts(c *fiber.Ctx) error {
 	convs, _, err := s.store.Conversations(ctx, store.ConversationFilter{ContactID: id, Limit: 200})
 	if err == nil {
 		for _, cv := range convs {
-			s.publishConversationValue(cv)
+			s.events.ConversationUpdated(cv)
 		}
 	}
 	return c.JSON(ct)

@@ -9,148 +9,28 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // company time zones work on a machine without a zoneinfo database
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/server/datarequests"
 	"kibo/server/gdpr"
 	"kibo/store"
 )
 
-// Data requests (GDPR): the API of docs/API.md, the detection hook on inbound messages,
-// contact export and erasure, and the company settings the deadlines depend on. The law
-// lives in server/gdpr; the SQL in store; this file puts the clock and the company's
-// time zone between them.
-
-// Company settings the deadlines depend on.
-const (
-	settingTimezone = "company_timezone"
-	settingRule     = "data_request_rule"
-)
-
-// companySettings validates each setting the settings API exposes; a new setting is
-// one more entry here.
-var companySettings = map[string]struct {
-	def      string
-	validate func(string) error
-}{
-	settingTimezone: {"UTC", func(v string) error {
-		if v == "" || v == "Local" {
-			return errors.New("company_timezone must be an IANA time zone such as Europe/Berlin")
-		}
-		if _, err := time.LoadLocation(v); err != nil {
-			return fmt.Errorf("company_timezone %q is not a time zone Kibo knows (use an IANA name such as Europe/Berlin)", v)
-		}
-		return nil
-	}},
-	settingRule: {string(gdpr.RuleEarlier), func(v string) error {
-		if !gdpr.Rule(v).Valid() {
-			return fmt.Errorf("data_request_rule must be %q, %q or %q", gdpr.RuleEarlier, gdpr.RuleMonth, gdpr.Rule30Days)
-		}
-		return nil
-	}},
-	// the name customers see on incident notices and automatic replies
-	"company_name": {"Kibo", func(v string) error {
-		if n := len(strings.TrimSpace(v)); n == 0 || n > 100 {
-			return errors.New("company_name must be 1 to 100 characters")
-		}
-		return nil
-	}},
-}
-
-// dataRequestPolicy is how the company counts deadlines.
-type dataRequestPolicy struct {
-	loc  *time.Location
-	rule gdpr.Rule
-}
-
-func (s *Server) dataRequestPolicy(ctx context.Context) (dataRequestPolicy, error) {
-	v, err := s.store.Settings(ctx, settingTimezone, settingRule)
-	if err != nil {
-		return dataRequestPolicy{}, err
-	}
-	p := dataRequestPolicy{loc: time.UTC, rule: gdpr.RuleEarlier}
-	if z := v[settingTimezone]; z != "" {
-		if loc, err := time.LoadLocation(z); err == nil {
-			p.loc = loc
-		}
-	}
-	if r := gdpr.Rule(v[settingRule]); r.Valid() {
-		p.rule = r
-	}
-	return p, nil
-}
-
-// withDaysLeft fills the days left until a request is due, in the company's calendar.
-func withDaysLeft(dr *store.DataRequest, now time.Time, p dataRequestPolicy) *store.DataRequest {
-	if dr != nil && !dr.Closed() {
-		d := gdpr.DaysLeft(dr.EffectiveDueAt, now, p.loc)
-		dr.DaysLeft = &d
-	}
-	return dr
-}
-
-func (s *Server) publishDataRequest(dr *store.DataRequest) {
-	s.hub.Publish(map[string]any{"type": "data_request.updated", "data_request": dr})
-}
-
-// ---- detection
-
-// detectDataRequest suggests a data request when an inbound message looks like one. It
-// costs no statement unless the detector fires.
-func (s *Server) detectDataRequest(ctx context.Context, conv *store.Conversation, msg *store.Message) error {
-	if msg.Direction != "in" || msg.Auto || msg.Private {
-		return nil
-	}
-	subject := ""
-	if conv.Channel == "email" {
-		subject = conv.Subject // on other channels the subject is the first message's opening words
-	}
-	sug, ok := gdpr.Detect(subject, msg.Text)
-	if !ok {
-		return nil
-	}
-	p, err := s.dataRequestPolicy(ctx)
-	if err != nil {
-		return fmt.Errorf("data request detection: settings: %w", err)
-	}
-	// The legal clock starts when the message was received, not when an agent confirms.
-	received := msg.CreatedAt
-	dr, created, err := s.store.SuggestDataRequest(ctx, store.NewDataRequest{
-		ConversationID: conv.ID, MessageID: msg.ID, Type: sug.Type, ReceivedAt: received,
-		DueAt: gdpr.DueDate(received, p.rule, p.loc), DueRule: string(p.rule),
-		Confidence: sug.Confidence, Lang: sug.Lang, Evidence: sug.Evidence,
-		Change: fmt.Sprintf("suggested by Kibo (%s, %.0f%% sure) from message %d", sug.Type, sug.Confidence*100, msg.ID),
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // the conversation was deleted since
-	}
-	if err != nil {
-		return fmt.Errorf("data request detection: store: %w", err)
-	}
-	if created {
-		s.publishDataRequest(withDaysLeft(dr, s.cfg.Now(), p))
-	}
-	return nil
-}
+// Data requests (GDPR): the API of docs/API.md, contact export and erasure. The law
+// lives in server/gdpr; the SQL in store; the company's policy (time zone, rule), the
+// detection on inbound messages and the deadline alerts in server/datarequests.
 
 // ---- requests
 
 func (s *Server) listDataRequests(c *fiber.Ctx) error {
-	limit, err := queryLimit(c, 100, 1000)
-	if err != nil {
-		return err
-	}
-	contact, err := queryInt(c, "contact")
-	if err != nil {
-		return err
-	}
-	conv, err := queryInt(c, "conversation")
-	if err != nil {
-		return err
+	q := listQuery{c: c}
+	limit, contact, conv := q.limit(100, 1000), q.int("contact"), q.int("conversation")
+	if q.err != nil {
+		return q.err
 	}
 	ctx := c.UserContext()
-	p, err := s.dataRequestPolicy(ctx)
+	p, err := datarequests.LoadPolicy(ctx, s.store)
 	if err != nil {
 		return err
 	}
@@ -163,7 +43,7 @@ func (s *Server) listDataRequests(c *fiber.Ctx) error {
 	}
 	now := s.cfg.Now()
 	for _, dr := range list {
-		withDaysLeft(dr, now, p)
+		p.WithDaysLeft(dr, now)
 	}
 	return c.JSON(fiber.Map{"data_requests": list, "next_cursor": next})
 }
@@ -176,21 +56,28 @@ func (s *Server) countDataRequests(c *fiber.Ctx) error {
 	return c.JSON(n)
 }
 
-func (s *Server) getDataRequest(c *fiber.Ctx) error {
+// dataRequestParam loads the request named by the route's :id, with the policy its
+// deadlines are read by.
+func dataRequestParam(c *fiber.Ctx, st *store.Store) (*store.DataRequest, datarequests.Policy, error) {
 	id, err := paramID(c, "id")
 	if err != nil {
-		return err
+		return nil, datarequests.Policy{}, err
 	}
 	ctx := c.UserContext()
-	p, err := s.dataRequestPolicy(ctx)
+	p, err := datarequests.LoadPolicy(ctx, st)
+	if err != nil {
+		return nil, p, err
+	}
+	dr, err := st.DataRequest(ctx, id)
+	return dr, p, err
+}
+
+func (s *Server) getDataRequest(c *fiber.Ctx) error {
+	dr, p, err := dataRequestParam(c, s.store)
 	if err != nil {
 		return err
 	}
-	dr, err := s.store.DataRequest(ctx, id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(withDaysLeft(dr, s.cfg.Now(), p))
+	return c.JSON(p.WithDaysLeft(dr, s.cfg.Now()))
 }
 
 // createDataRequest opens a request from a conversation (the contact is taken from
@@ -220,19 +107,19 @@ func (s *Server) createDataRequest(c *fiber.Ctx) error {
 		}
 		received = body.ReceivedAt.UTC()
 	}
-	p, err := s.dataRequestPolicy(ctx)
+	p, err := datarequests.LoadPolicy(ctx, s.store)
 	if err != nil {
 		return err
 	}
 	dr, _, err := s.store.OpenDataRequest(ctx, store.NewDataRequest{
 		ConversationID: body.ConversationID, ContactID: body.ContactID, Type: body.Type, ReceivedAt: received,
-		DueAt: gdpr.DueDate(received, p.rule, p.loc), DueRule: string(p.rule), AssigneeID: body.AssigneeID, AgentID: agent.ID,
+		DueAt: gdpr.DueDate(received, p.Rule, p.Loc), DueRule: string(p.Rule), AssigneeID: body.AssigneeID, AgentID: agent.ID,
 	})
 	if err != nil {
 		return err
 	}
-	withDaysLeft(dr, now, p)
-	s.publishDataRequest(dr)
+	p.WithDaysLeft(dr, now)
+	s.events.DataRequestUpdated(dr)
 	return c.Status(fiber.StatusCreated).JSON(dr)
 }
 
@@ -245,53 +132,38 @@ func (s *Server) updateDataRequest(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	var raw map[string]json.RawMessage
-	if err := decodeBody(c, &raw); err != nil {
-		return err
-	}
 	var body struct {
-		Status       *string `json:"status"`
-		Type         *string `json:"type"`
-		ExtendReason string  `json:"extend_reason"`
-		ExtendMonths int     `json:"extend_months"`
-		Notify       *bool   `json:"notify"`
-		NoticeText   string  `json:"notice_text"`
+		Status       *string
+		Type         *string
+		ExtendReason string
+		ExtendMonths int
+		Notify       *bool
+		NoticeText   string
 	}
 	var u store.DataRequestUpdate
-	for key, v := range raw {
-		var err error
-		switch key {
-		case "status":
-			err = json.Unmarshal(v, &body.Status)
-		case "type":
-			err = json.Unmarshal(v, &body.Type)
-		case "assignee_id":
+	err = decodePatch(c, patchFields{
+		"status": into(&body.Status), "type": into(&body.Type),
+		"assignee_id": func(v json.RawMessage) error {
 			var a *int64
-			if err = json.Unmarshal(v, &a); err == nil {
-				u.AssigneeID = ptrTo(int64(0))
+			err := json.Unmarshal(v, &a)
+			if err == nil {
+				u.AssigneeID = ptrTo(int64(0)) // null unassigns
 				if a != nil {
 					u.AssigneeID = a
 				}
 			}
-		case "extend_reason":
-			err = json.Unmarshal(v, &body.ExtendReason)
-		case "extend_months":
-			err = json.Unmarshal(v, &body.ExtendMonths)
-		case "notify":
-			err = json.Unmarshal(v, &body.Notify)
-		case "notice_text":
-			err = json.Unmarshal(v, &body.NoticeText)
-		default:
-			return errBadRequest("%q can't be changed here: use status, type, assignee_id, extend_reason, extend_months, notify or notice_text", key)
-		}
-		if err != nil {
-			return errBadRequest("%s: %v", key, err)
-		}
+			return err
+		},
+		"extend_reason": into(&body.ExtendReason), "extend_months": into(&body.ExtendMonths),
+		"notify": into(&body.Notify), "notice_text": into(&body.NoticeText),
+	}, "%q can't be changed here: use status, type, assignee_id, extend_reason, extend_months, notify or notice_text")
+	if err != nil {
+		return err
 	}
 	u.Status, u.Type = body.Status, body.Type
 	ctx := c.UserContext()
 	agent := currentAgent(c)
-	p, err := s.dataRequestPolicy(ctx)
+	p, err := datarequests.LoadPolicy(ctx, s.store)
 	if err != nil {
 		return err
 	}
@@ -328,19 +200,19 @@ func (s *Server) updateDataRequest(c *fiber.Ctx) error {
 			return u, nil
 		}
 		// the same check again, against the row as it is now
-		due, err := gdpr.Extend(cur.ReceivedAt, cur.DueAt, now, cur.ExtendedDueAt != nil, ext.months, p.loc)
+		due, err := gdpr.Extend(cur.ReceivedAt, cur.DueAt, now, cur.ExtendedDueAt != nil, ext.months, p.Loc)
 		if err != nil {
 			return u, extensionError(err)
 		}
 		u.ExtendedDueAt, u.ExtendReason = &due, ext.reason
-		u.ExtensionNote = fmt.Sprintf("extended by %d month%s, now due %s", ext.months, plural(ext.months), companyDate(due, p.loc))
+		u.ExtensionNote = fmt.Sprintf("extended by %d month%s, now due %s", ext.months, plural(ext.months), p.Date(due))
 		return u, nil
 	})
 	if err != nil {
 		return err
 	}
-	withDaysLeft(dr, now, p)
-	s.publishDataRequest(dr)
+	p.WithDaysLeft(dr, now)
+	s.events.DataRequestUpdated(dr)
 	return c.JSON(dr)
 }
 
@@ -354,7 +226,7 @@ type extension struct {
 	conversationID int64
 }
 
-func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reason string, months int, p dataRequestPolicy) (*extension, error) {
+func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reason string, months int, p datarequests.Policy) (*extension, error) {
 	reason = strings.TrimSpace(reason)
 	if reason == "" {
 		return nil, errUnprocessable("an extension needs extend_reason: the customer must be told why (Art. 12(3) GDPR)")
@@ -369,7 +241,7 @@ func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reas
 	if cur.Closed() {
 		return nil, &store.ConflictError{Message: "a " + cur.Status + " request can't be extended"}
 	}
-	due, err := gdpr.Extend(cur.ReceivedAt, cur.DueAt, s.cfg.Now(), cur.ExtendedDueAt != nil, months, p.loc)
+	due, err := gdpr.Extend(cur.ReceivedAt, cur.DueAt, s.cfg.Now(), cur.ExtendedDueAt != nil, months, p.Loc)
 	if err != nil {
 		return nil, extensionError(err)
 	}
@@ -378,7 +250,7 @@ func (s *Server) planExtension(ctx context.Context, cur *store.DataRequest, reas
 	if cur.Contact != nil {
 		name = cur.Contact.Name
 	}
-	ext.notice = gdpr.DraftExtensionNotice(cur.Lang, name, due, reason, p.loc)
+	ext.notice = gdpr.DraftExtensionNotice(cur.Lang, name, due, reason, p.Loc)
 	ext.conversationID, err = s.requestConversation(ctx, cur)
 	return ext, err
 }
@@ -412,16 +284,7 @@ func extensionError(err error) error {
 // draftDataRequestMessage shows the message Kibo would send: kind=extension (with
 // months and reason) or kind=erasure.
 func (s *Server) draftDataRequestMessage(c *fiber.Ctx) error {
-	id, err := paramID(c, "id")
-	if err != nil {
-		return err
-	}
-	ctx := c.UserContext()
-	p, err := s.dataRequestPolicy(ctx)
-	if err != nil {
-		return err
-	}
-	dr, err := s.store.DataRequest(ctx, id)
+	dr, p, err := dataRequestParam(c, s.store)
 	if err != nil {
 		return err
 	}
@@ -432,12 +295,12 @@ func (s *Server) draftDataRequestMessage(c *fiber.Ctx) error {
 	switch c.Query("kind", "extension") {
 	case "extension":
 		months, _ := strconv.Atoi(c.Query("months", "2"))
-		due, err := gdpr.Extend(dr.ReceivedAt, dr.DueAt, s.cfg.Now(), dr.ExtendedDueAt != nil, months, p.loc)
+		due, err := gdpr.Extend(dr.ReceivedAt, dr.DueAt, s.cfg.Now(), dr.ExtendedDueAt != nil, months, p.Loc)
 		if err != nil {
 			return extensionError(err)
 		}
 		return c.JSON(fiber.Map{"kind": "extension", "extended_due_at": due,
-			"text": gdpr.DraftExtensionNotice(dr.Lang, name, due, c.Query("reason"), p.loc)})
+			"text": gdpr.DraftExtensionNotice(dr.Lang, name, due, c.Query("reason"), p.Loc)})
 	case "erasure":
 		return c.JSON(fiber.Map{"kind": "erasure", "text": gdpr.DraftErasureConfirmation(dr.Lang, name)})
 	}
@@ -521,12 +384,11 @@ func (s *Server) eraseContact(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.hub.Publish(map[string]any{"type": "contact.erased", "contact_id": id, "conversation_ids": res.ConversationIDs})
-	s.liveCounts.kick()
-	if p, err := s.dataRequestPolicy(ctx); err == nil {
+	s.events.ContactErased(id, res.ConversationIDs)
+	if p, err := datarequests.LoadPolicy(ctx, s.store); err == nil {
 		for _, rid := range res.DataRequests {
 			if dr, err := s.store.DataRequest(ctx, rid); err == nil {
-				s.publishDataRequest(withDaysLeft(dr, s.cfg.Now(), p))
+				s.events.DataRequestUpdated(p.WithDaysLeft(dr, s.cfg.Now()))
 			}
 		}
 	}
@@ -586,78 +448,6 @@ func (s *Server) sendErasureConfirmation(ctx context.Context, contactID, request
 	return &store.ConflictError{Message: "the confirmation is still waiting for its channel, so nothing was erased yet: try again in a minute, or erase without \"notify\""}
 }
 
-// ---- settings
-
-func (s *Server) getCompanySettings(c *fiber.Ctx) error {
-	keys := make([]string, 0, len(companySettings))
-	for k := range companySettings {
-		keys = append(keys, k)
-	}
-	v, err := s.store.Settings(c.UserContext(), keys...)
-	if err != nil {
-		return err
-	}
-	out := fiber.Map{}
-	for k, def := range companySettings {
-		out[k] = def.def
-		if x, ok := v[k]; ok {
-			out[k] = x
-		}
-	}
-	out["data_request_rules"] = []gdpr.Rule{gdpr.RuleEarlier, gdpr.RuleMonth, gdpr.Rule30Days}
-	return c.JSON(out)
-}
-
-func (s *Server) updateCompanySettings(c *fiber.Ctx) error {
-	var body map[string]string
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	for k, v := range body {
-		def, ok := companySettings[k]
-		if !ok {
-			return errBadRequest("%q is not a setting that can be changed here", k)
-		}
-		if err := def.validate(strings.TrimSpace(v)); err != nil {
-			return errUnprocessable(err.Error())
-		}
-		body[k] = strings.TrimSpace(v)
-	}
-	if err := s.store.SetSettings(c.UserContext(), body, currentAgent(c).ID); err != nil {
-		return err
-	}
-	return s.getCompanySettings(c)
-}
-
-// ---- notifications
-
-func (s *Server) listNotifications(c *fiber.Ctx) error {
-	limit, err := queryLimit(c, 50, 200)
-	if err != nil {
-		return err
-	}
-	list, unread, err := s.store.Notifications(c.UserContext(), currentAgent(c).ID, limit)
-	if err != nil {
-		return err
-	}
-	return c.JSON(fiber.Map{"notifications": list, "unread": unread, "next_cursor": ""})
-}
-
-func (s *Server) readNotifications(c *fiber.Ctx) error {
-	var body struct {
-		UpTo int64 `json:"up_to"`
-	}
-	if len(c.Body()) > 0 {
-		if err := decodeBody(c, &body); err != nil {
-			return err
-		}
-	}
-	if err := s.store.MarkNotificationsRead(c.UserContext(), currentAgent(c).ID, body.UpTo); err != nil {
-		return err
-	}
-	return c.SendStatus(fiber.StatusNoContent)
-}
-
 // ---- small helpers
 
 func ptrTo[T any](v T) *T { return &v }
@@ -667,9 +457,4 @@ func plural(n int) string {
 		return ""
 	}
 	return "s"
-}
-
-// companyDate writes a due date as the company reads it: the day in its time zone.
-func companyDate(t time.Time, loc *time.Location) string {
-	return t.In(loc).Format("2 January 2006") + " (" + loc.String() + ")"
 }

@@ -17,6 +17,9 @@ type incidentView struct {
 	Delivery *store.IncidentDelivery `json:"delivery,omitempty"`
 }
 
+// Incidents as agents declare and follow them; telling customers is server/incidents'
+// (the widgets, the status page's data, the fan-out to every channel, the auto-reply).
+
 // GET /api/v1/incidents: open incidents first, then upcoming maintenance, then history.
 func (s *Server) listIncidents(c *fiber.Ctx) error {
 	limit, err := queryLimit(c, 100, 500)
@@ -100,7 +103,7 @@ func (s *Server) createIncident(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.afterIncidentChange(ctx, inc, upd)
+	s.incidents.Changed(ctx, inc, upd)
 	return s.sendIncident(c, inc.ID, fiber.StatusCreated)
 }
 
@@ -128,99 +131,6 @@ func (s *Server) addIncidentUpdate(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	s.afterIncidentChange(ctx, inc, upd)
+	s.incidents.Changed(ctx, inc, upd)
 	return s.sendIncident(c, id, fiber.StatusCreated)
-}
-
-// ---- bulk actions on the conversations of an incident
-
-const maxBulk = 500
-
-type bulkError struct {
-	ID    int64  `json:"id"`
-	Error string `json:"error"`
-}
-
-func checkBulkIDs(ids []int64) error {
-	if len(ids) == 0 {
-		return errBadRequest("ids lists the conversations to change")
-	}
-	if len(ids) > maxBulk {
-		return errBadRequest("at most %d conversations at once", maxBulk)
-	}
-	return nil
-}
-
-// POST /api/v1/conversations/bulk: {"ids":[...], "status","priority","assignee_id"}:
-// the same change to each conversation; one that fails does not stop the others.
-func (s *Server) bulkUpdateConversations(c *fiber.Ctx) error {
-	var body struct {
-		IDs        []int64          `json:"ids"`
-		Status     *string          `json:"status"`
-		Priority   *string          `json:"priority"`
-		AssigneeID *json.RawMessage `json:"assignee_id"`
-	}
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	if err := checkBulkIDs(body.IDs); err != nil {
-		return err
-	}
-	u := store.ConversationUpdate{Status: body.Status, Priority: body.Priority}
-	if body.AssigneeID != nil {
-		u.SetAssignee = true
-		if err := json.Unmarshal(*body.AssigneeID, &u.AssigneeID); err != nil {
-			return errBadRequest("assignee_id: %v", err)
-		}
-	}
-	if u.Status == nil && u.Priority == nil && !u.SetAssignee {
-		return errBadRequest("say what to change: status, priority or assignee_id")
-	}
-	ctx := c.UserContext()
-	agent := currentAgent(c)
-	out := []*store.Conversation{}
-	failed := []bulkError{}
-	for _, id := range body.IDs {
-		conv, err := s.store.UpdateConversation(ctx, id, agent.ID, u)
-		if err != nil {
-			failed = append(failed, bulkError{id, err.Error()})
-			continue
-		}
-		conv = s.slaAfterUpdate(ctx, conv, agent.ID)
-		s.publishConversationValue(conv)
-		out = append(out, conv)
-	}
-	return c.JSON(fiber.Map{"conversations": out, "errors": failed})
-}
-
-// POST /api/v1/conversations/bulk-reply: {"ids":[...], "text":"...", "private":false}:
-// the same reply on each conversation, each on its own channel.
-func (s *Server) bulkReply(c *fiber.Ctx) error {
-	var body struct {
-		IDs     []int64 `json:"ids"`
-		Text    string  `json:"text"`
-		Private bool    `json:"private"`
-	}
-	if err := decodeBody(c, &body); err != nil {
-		return err
-	}
-	if err := checkBulkIDs(body.IDs); err != nil {
-		return err
-	}
-	if len(bytes.TrimSpace([]byte(body.Text))) == 0 {
-		return &store.ValidationError{Message: "the reply is empty"}
-	}
-	ctx := c.UserContext()
-	agent := currentAgent(c)
-	out := []*store.Message{}
-	failed := []bulkError{}
-	for _, id := range body.IDs {
-		msg, err := s.reply(ctx, id, agent, body.Text, body.Private, "")
-		if err != nil {
-			failed = append(failed, bulkError{id, err.Error()})
-			continue
-		}
-		out = append(out, msg)
-	}
-	return c.JSON(fiber.Map{"messages": out, "errors": failed})
 }

@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -91,70 +90,5 @@ func TestFollowupsSurviveACrash(t *testing.T) {
 	}
 	if c.SLA == nil || c.SLA.FirstResponseDueAt == nil {
 		t.Fatalf("no SLA due time on the new conversation: %+v", c.SLA)
-	}
-}
-
-// A step that fails is tried again later with a growing wait, and its work stays
-// recorded meanwhile; other work is not held up behind it.
-func TestFollowupRetriedAfterAFailure(t *testing.T) {
-	ctx := context.Background()
-	st, err := store.Open(t.TempDir(), store.Options{Durability: store.DurabilityNormal})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	in, err := st.CreateInbox(ctx, "chat", "Web", "retry-key", map[string]any{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	scope := strconv.FormatInt(in.ID, 10)
-	say := func(who string) int64 {
-		r, err := st.Ingest(ctx, store.Incoming{InboxID: in.ID, Identity: store.IdentityRef{Kind: "visitor", Scope: scope, ExternalID: who}, ClientID: who, Text: "hello"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r.MessageID
-	}
-	bad, good := say("a"), say("b")
-	now := time.Now()
-	seen := map[int64]int{}
-	w := newFollowupWorker(st, slog.New(slog.NewTextHandler(io.Discard, nil)), func() time.Time { return now },
-		func(_ context.Context, batch []followupItem) map[int64]error {
-			out := map[int64]error{}
-			for _, it := range batch {
-				seen[it.work.MessageID]++
-				if it.work.MessageID == bad && seen[bad] < 3 {
-					out[bad] = errors.New("the disk is full")
-				}
-			}
-			return out
-		})
-	pending := func() int {
-		b, err := st.FollowupBacklog(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return b.Pending
-	}
-	if n, err := w.runBatch(ctx); err != nil || n != 2 {
-		t.Fatalf("first batch: %d, %v", n, err)
-	}
-	if seen[good] != 1 || pending() != 1 {
-		t.Fatalf("after one failure: steps ran %v, %d pending; want the good one done and the bad one kept", seen, pending())
-	}
-	// not due again before its wait (1 s after the first failure, 2 s after the second)
-	if n, _ := w.runBatch(ctx); n != 0 {
-		t.Fatalf("a failed follow-up ran again at once")
-	}
-	now = now.Add(1500 * time.Millisecond)
-	w.runBatch(ctx)
-	now = now.Add(1500 * time.Millisecond)
-	if n, _ := w.runBatch(ctx); n != 0 || seen[bad] != 2 {
-		t.Fatalf("the second wait is longer than the first: ran %d times", seen[bad])
-	}
-	now = now.Add(time.Second)
-	w.runBatch(ctx)
-	if seen[bad] != 3 || pending() != 0 || w.failed.Load() != 2 || w.done.Load() != 2 {
-		t.Fatalf("after the third try: ran %d times, %d pending, %d failed, %d done", seen[bad], pending(), w.failed.Load(), w.done.Load())
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"kibo/connectors"
 	"kibo/connectors/email"
 	"kibo/connectors/netguard"
+	"kibo/server/alerts"
 	"kibo/store"
 )
 
@@ -94,7 +95,7 @@ func TestPrivateHostsAreRefusedWithoutTheSetting(t *testing.T) {
 	if _, err := k.st.RaiseTeamAlert(ctx, store.TeamAlert{DedupeKey: "test:1", Kind: "volume_spike", Text: "spike", Webhook: true}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
-	k.srv.sendAlertWebhooks(ctx)
+	k.srv.alerts.SendWebhooks(ctx)
 	if n, m := graphHits.Load(), hookHits.Load(); n != 0 || m != 0 {
 		t.Errorf("requests reached loopback servers: Graph API %d, alerts webhook %d", n, m)
 	}
@@ -129,7 +130,7 @@ func TestChannelErrorsInDetailAreForAdmins(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := k.st.RaiseTeamAlert(ctx, store.TeamAlert{DedupeKey: "channel:x", Kind: "channel_down",
-		Text: fmt.Sprintf("The x channel %q"+channelDownWords+"%s", "X", detail)}, nil, nil); err != nil {
+		Text: fmt.Sprintf("The x channel %q"+alerts.ChannelDownWords+"%s", "X", detail)}, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 	read := func(token string) (lastError, alert string) {

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"kibo/connectors"
+	"kibo/server/alerts"
 	"kibo/store"
 )
 
@@ -30,6 +31,12 @@ func (c *opsClock) Add(d time.Duration) {
 	c.mu.Lock()
 	c.t = c.t.Add(d)
 	c.mu.Unlock()
+}
+
+// tick is one round of the periodic work (SLA sweep, incidents' phases, alert
+// checks), run by the test at its clock's time.
+func (k *testKibo) tick(ctx context.Context) {
+	periodic{k.srv.dueTimes, k.srv.incidents, k.srv.alerts}.round(ctx)
 }
 
 // startKiboAt is startKibo with the store and the server on clk.
@@ -216,7 +223,7 @@ func TestIncidentReachesWidgetStatusPageAndEveryChannel(t *testing.T) {
 	// a restart in the middle of a fan-out runs it again: nobody gets anything twice
 	jobs := []store.FanoutJob{{IncidentID: incID, UpdateID: upd1, Audience: "open", CreatedAt: time.Now()}}
 	for _, j := range jobs {
-		if err := k.srv.fanout(ctx, j); err != nil {
+		if err := k.srv.incidents.Fanout(ctx, j); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -375,12 +382,12 @@ func TestScheduledMaintenanceOnTheStatusPage(t *testing.T) {
 	if !strings.Contains(js, `"state":"maintenance"`) {
 		t.Fatalf("in the window: %s", js)
 	}
-	k.srv.runOpsChecks(ctx) // the open widget hears that the window has begun
+	k.tick(ctx) // the open widget hears that the window has begun
 	if f := w.must("incident"); f["incident"].(map[string]any)["phase"] != "active" {
 		t.Fatalf("at the start of the window %v", f)
 	}
 	clk.Add(2 * time.Hour)
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
 	if f := w.must("incident"); f["incident"] != nil {
 		t.Fatalf("after the window %v", f)
 	}
@@ -397,10 +404,10 @@ func TestSLABreachAlertsExactlyOnce(t *testing.T) {
 	k := startKiboAt(t, clk)
 	ctx := context.Background()
 	k.emailInbox() // alerts go out by e-mail through it
-	var hooks []alertWebhookPayload
+	var hooks []alerts.WebhookPayload
 	var mu sync.Mutex
 	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var p alertWebhookPayload
+		var p alerts.WebhookPayload
 		json.NewDecoder(r.Body).Decode(&p)
 		mu.Lock()
 		hooks = append(hooks, p)
@@ -433,13 +440,13 @@ func TestSLABreachAlertsExactlyOnce(t *testing.T) {
 		k.api("GET", "/api/v1/notifications", token, nil, &out, 200)
 		return out.Notifications
 	}
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
 	if n := notes(k.agentToken); len(n) != 0 {
 		t.Fatalf("alerts before any target: %v", n)
 	}
 	clk.Add(50 * time.Minute) // past 80% of the hour
-	k.srv.runOpsChecks(ctx)
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
+	k.tick(ctx)
 	if n := notes(k.agentToken); len(n) != 1 || n[0]["kind"] != "sla_warning" || !strings.Contains(n[0]["link"].(string), fmt.Sprint(conv)) {
 		t.Fatalf("after 50 minutes: %v", n)
 	}
@@ -452,7 +459,7 @@ func TestSLABreachAlertsExactlyOnce(t *testing.T) {
 	}
 	clk.Add(15 * time.Minute) // breached
 	for i := 0; i < 3; i++ {
-		k.srv.runOpsChecks(ctx)
+		k.tick(ctx)
 	}
 	n := notes(k.agentToken)
 	if len(n) != 2 || n[0]["kind"] != "sla_breach" || !strings.Contains(n[0]["text"].(string), "breached its first-response target") {
@@ -493,7 +500,7 @@ func TestSLABreachAlertsExactlyOnce(t *testing.T) {
 	conv2 := num(v2.say("s-2", "Another one")["conversation_id"])
 	k.api("PATCH", fmt.Sprintf("/api/v1/conversations/%d", conv2), k.agentToken, map[string]any{"priority": "high"}, nil, 200)
 	clk.Add(2 * time.Hour)
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
 	if a := notes(k.adminToken); len(a) != 1 || a[0]["kind"] != "sla_breach" {
 		t.Fatalf("admin notes %v", a)
 	}
@@ -512,8 +519,8 @@ func TestVolumeSpikeAndChannelDownAlerts(t *testing.T) {
 		k.mail(mailbox, fmt.Sprintf("usual%d@example.com", d), "usual again", false)
 		clk.Add(24 * time.Hour)
 	}
-	k.srv.runOpsChecks(ctx)
-	for i := 0; i < spikeFloor; i++ {
+	k.tick(ctx)
+	for i := 0; i < alerts.SpikeFloor; i++ {
 		k.mail(mailbox, fmt.Sprintf("angry%d@example.com", i), "Is it down?", false)
 	}
 	kinds := func() []string {
@@ -529,22 +536,22 @@ func TestVolumeSpikeAndChannelDownAlerts(t *testing.T) {
 		}
 		return ks
 	}
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
 	clk.Add(time.Minute)
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
 	if ks := kinds(); fmt.Sprint(ks) != "[volume_spike]" {
 		t.Fatalf("alerts after the spike: %v", ks)
 	}
 
 	// the mailbox fails: one alert after the grace time, cleared when it works again
 	k.st.SetInboxState(ctx, mailbox, "error", "IMAP login failed: invalid credentials")
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
 	if ks := kinds(); len(ks) != 1 {
 		t.Fatalf("a channel alert inside the grace time: %v", ks)
 	}
-	clk.Add(channelGrace)
-	k.srv.runOpsChecks(ctx)
-	k.srv.runOpsChecks(ctx)
+	clk.Add(alerts.ChannelGrace)
+	k.tick(ctx)
+	k.tick(ctx)
 	if ks := kinds(); fmt.Sprint(ks) != "[channel_down volume_spike]" {
 		t.Fatalf("after the grace time: %v", ks)
 	}
@@ -556,12 +563,12 @@ func TestVolumeSpikeAndChannelDownAlerts(t *testing.T) {
 		t.Fatalf("admin notifications %v", admin.Notifications)
 	}
 	k.st.SetInboxState(ctx, mailbox, "connected", "")
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
 	k.st.SetInboxState(ctx, mailbox, "error", "IMAP login failed again")
 	clk.Add(time.Hour) // a new hour: the spike may not alert again, the channel may
-	k.srv.runOpsChecks(ctx)
-	clk.Add(channelGrace)
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
+	clk.Add(alerts.ChannelGrace)
+	k.tick(ctx)
 	if ks := kinds(); fmt.Sprint(ks) != "[channel_down channel_down volume_spike]" {
 		t.Fatalf("after a second outage: %v", ks)
 	}
@@ -576,13 +583,13 @@ func TestDailySummaryOnceADay(t *testing.T) {
 	clk.Add(-20 * time.Hour) // yesterday
 	k.mail(mailbox, "ann@example.com", "Hello", false)
 	clk.Add(20 * time.Hour)
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
 	if n := k.dbInt(`SELECT COUNT(*) FROM outbox WHERE dedupe_key LIKE 'alert:daily:%'`); n != 0 {
 		t.Fatalf("a summary before 08:00: %d", n)
 	}
 	clk.Add(90 * time.Minute)
-	k.srv.runOpsChecks(ctx)
-	k.srv.runOpsChecks(ctx)
+	k.tick(ctx)
+	k.tick(ctx)
 	if n := k.dbInt(`SELECT COUNT(*) FROM outbox WHERE dedupe_key = ?`, fmt.Sprintf("alert:daily:2026-03-02:%d", k.admin.ID)); n != 1 {
 		t.Fatalf("summaries: %d", n)
 	}

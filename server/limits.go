@@ -4,7 +4,7 @@ package server
 // chats' messages, priority over a burst of list queries or new sockets; so under a
 // spike Kibo admits less work, by what it costs:
 //
-//   - every API request counts against MaxInFlight (shed, pages.go);
+//   - every API request counts against MaxInFlight (shed);
 //   - the expensive routes, whose cost grows with the data, also need one of a few
 //     slots tied to the cores (MaxHeavy): a burst of them can keep about half the
 //     machine busy, and the rest stays for the open sockets and the writer. They come in
@@ -110,6 +110,19 @@ func orDefault(v, def int) int {
 
 func errBusy(msg string) error {
 	return &apiError{fiber.StatusServiceUnavailable, "unavailable", msg}
+}
+
+// shed refuses API requests past MaxInFlight with 503 and Retry-After, so a spike gets
+// a clear answer instead of a stall; the expensive routes have tighter limits of their
+// own (admit, limits.go).
+func (s *Server) shed(c *fiber.Ctx) error {
+	n := s.inFlight.Add(1)
+	defer s.inFlight.Add(-1)
+	if n > int64(s.cfg.MaxInFlight) {
+		s.metrics.shed.Add(1)
+		return errBusy("Kibo is busy: try again in a moment")
+	}
+	return c.Next()
 }
 
 // admit guards the expensive routes of one class: a request runs once one of the

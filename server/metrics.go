@@ -46,8 +46,8 @@ func (s *Server) metricsPage(c *fiber.Ctx) error {
 	line("kibo_store_queries_total", "SQL statements run.", "counter", s.store.QueryCount())
 	line("go_goroutines", "Goroutines.", "gauge", runtime.NumGoroutine())
 	line("go_memstats_heap_inuse_bytes", "Heap in use.", "gauge", ms.HeapInuse)
-	line("kibo_followups_done_total", "Inbound messages whose follow-up work (data-request detection, SLA, incident auto-reply) is done.", "counter", s.followups.done.Load())
-	line("kibo_followups_failed_total", "Failed attempts at follow-up work (each is retried).", "counter", s.followups.failed.Load())
+	line("kibo_followups_done_total", "Inbound messages whose follow-up work (data-request detection, SLA, incident auto-reply) is done.", "counter", s.followups.Done())
+	line("kibo_followups_failed_total", "Failed attempts at follow-up work (each is retried).", "counter", s.followups.Failed())
 	if fb, err := s.store.FollowupBacklog(c.UserContext()); err == nil {
 		line("kibo_followups_pending", "Inbound messages whose follow-up work is not done yet.", "gauge", fb.Pending)
 		line("kibo_followups_retrying", "Pending follow-ups that failed at least once.", "gauge", fb.Retrying)

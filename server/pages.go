@@ -255,16 +255,3 @@ func (s *Server) healthz(c *fiber.Ctx) error {
 	}
 	return c.JSON(fiber.Map{"status": "ok"})
 }
-
-// shed refuses API requests past MaxInFlight with 503 and Retry-After, so a spike gets
-// a clear answer instead of a stall; the expensive routes have tighter limits of their
-// own (admit, limits.go).
-func (s *Server) shed(c *fiber.Ctx) error {
-	n := s.inFlight.Add(1)
-	defer s.inFlight.Add(-1)
-	if n > int64(s.cfg.MaxInFlight) {
-		s.metrics.shed.Add(1)
-		return errBusy("Kibo is busy: try again in a moment")
-	}
-	return c.Next()
-}

@@ -9,15 +9,14 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/server/words"
 	"kibo/store"
 )
 
 // reportRange reads from and to: dates (2026-03-01, both days included, in the business
 // time zone) or RFC 3339 times (to excluded). The default is the last 14 days.
-func (s *Server) reportRange(c *fiber.Ctx, loc *time.Location) (from, to time.Time, err error) {
-	now := s.cfg.Now().In(loc)
-	y, m, d := now.Date()
-	to = time.Date(y, m, d+1, 0, 0, 0, 0, loc)
+func reportRange(c *fiber.Ctx, now time.Time, loc *time.Location) (from, to time.Time, err error) {
+	to = store.ReportDay(now, loc, 1)
 	from = to.AddDate(0, 0, -14)
 	parse := func(name string, end bool) (time.Time, bool, error) {
 		v := c.Query(name)
@@ -48,15 +47,22 @@ func (s *Server) reportRange(c *fiber.Ctx, loc *time.Location) (from, to time.Ti
 	return from, to, nil
 }
 
-// GET /api/v1/reports?from=&to=: the figures as JSON.
-func (s *Server) reportsJSON(c *fiber.Ctx) error {
+// report computes the figures of the range the request asks for, in the business
+// time zone, which it returns too.
+func (s *Server) report(c *fiber.Ctx) (*store.Report, *time.Location, error) {
 	ctx := c.UserContext()
-	loc := s.businessLocation(ctx)
-	from, to, err := s.reportRange(c, loc)
+	loc := s.store.BusinessLocation(ctx)
+	from, to, err := reportRange(c, s.cfg.Now(), loc)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	r, err := s.store.Report(ctx, from, to, loc)
+	return r, loc, err
+}
+
+// GET /api/v1/reports?from=&to=: the figures as JSON.
+func (s *Server) reportsJSON(c *fiber.Ctx) error {
+	r, _, err := s.report(c)
 	if err != nil {
 		return err
 	}
@@ -65,13 +71,7 @@ func (s *Server) reportsJSON(c *fiber.Ctx) error {
 
 // GET /reports: the same figures as a page, charts drawn by the server.
 func (s *Server) reportsPage(c *fiber.Ctx) error {
-	ctx := c.UserContext()
-	loc := s.businessLocation(ctx)
-	from, to, err := s.reportRange(c, loc)
-	if err != nil {
-		return err
-	}
-	r, err := s.store.Report(ctx, from, to, loc)
+	r, loc, err := s.report(c)
 	if err != nil {
 		return err
 	}
@@ -88,19 +88,20 @@ func (s *Server) reportsPage(c *fiber.Ctx) error {
 			if byChannel {
 				name = channelWords[st.Channel]
 			}
-			out = append(out, row{name, st.Count, humanSeconds(st.MedianSeconds), humanSeconds(st.P90Seconds), st.MedianSeconds, st.P90Seconds})
+			out = append(out, row{name, st.Count, words.Duration(st.MedianSeconds), words.Duration(st.P90Seconds), st.MedianSeconds, st.P90Seconds})
 		}
 		return out
 	}
 	totals := []row{}
 	for _, ch := range r.Channels {
-		totals = append(totals, row{Name: channelWords[ch], Count: sum(r.Conversations[ch]), MedianS: int64(sum(r.Messages[ch]))})
+		convs, msgs := r.ChannelTotals(ch)
+		totals = append(totals, row{Name: channelWords[ch], Count: convs, MedianS: int64(msgs)})
 	}
 	return s.render(c, fiber.StatusOK, "reports.html", "Reports", map[string]any{
-		"Report": r, "From": from.In(loc).Format("2006-01-02"), "To": to.In(loc).AddDate(0, 0, -1).Format("2006-01-02"),
+		"Report": r, "From": r.From.In(loc).Format("2006-01-02"), "To": r.To.In(loc).AddDate(0, 0, -1).Format("2006-01-02"),
 		"VolumeChart":   volumeChart(r),
-		"FirstResponse": row{"All", r.FirstResponse.Overall.Count, humanSeconds(r.FirstResponse.Overall.MedianSeconds), humanSeconds(r.FirstResponse.Overall.P90Seconds), 0, 0},
-		"Resolution":    row{"All", r.Resolution.Overall.Count, humanSeconds(r.Resolution.Overall.MedianSeconds), humanSeconds(r.Resolution.Overall.P90Seconds), 0, 0},
+		"FirstResponse": row{"All", r.FirstResponse.Overall.Count, words.Duration(r.FirstResponse.Overall.MedianSeconds), words.Duration(r.FirstResponse.Overall.P90Seconds), 0, 0},
+		"Resolution":    row{"All", r.Resolution.Overall.Count, words.Duration(r.Resolution.Overall.MedianSeconds), words.Duration(r.Resolution.Overall.P90Seconds), 0, 0},
 		"FRByChannel":   rows(r.FirstResponse.ByChannel, true), "FRByAgent": rows(r.FirstResponse.ByAgent, false),
 		"ResByChannel": rows(r.Resolution.ByChannel, true), "ResByAgent": rows(r.Resolution.ByAgent, false),
 		"FRChart":  timeChart(r.FirstResponse.ByChannel),
@@ -188,11 +189,11 @@ func timeChart(stats []store.TimeStat) template.HTML {
 		y := 4 + i*rowH
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" text-anchor="end" fill="#1c2330">%s</text>`, left-8, y+17, html.EscapeString(channelWords[st.Channel]))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="10" fill="%s" opacity="0.35"><title>90th percentile %s</title></rect>`,
-			left, y+4, max(1, float64(st.P90Seconds)*scale), channelColor(st.Channel), humanSeconds(st.P90Seconds))
+			left, y+4, max(1, float64(st.P90Seconds)*scale), channelColor(st.Channel), words.Duration(st.P90Seconds))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="10" fill="%s"><title>median %s</title></rect>`,
-			left, y+16, max(1, float64(st.MedianSeconds)*scale), channelColor(st.Channel), humanSeconds(st.MedianSeconds))
+			left, y+16, max(1, float64(st.MedianSeconds)*scale), channelColor(st.Channel), words.Duration(st.MedianSeconds))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" fill="#5f6b7a">%s / %s</text>`,
-			float64(left)+max(1, float64(st.P90Seconds)*scale)+6, y+17, humanSeconds(st.MedianSeconds), humanSeconds(st.P90Seconds))
+			float64(left)+max(1, float64(st.P90Seconds)*scale)+6, y+17, words.Duration(st.MedianSeconds), words.Duration(st.P90Seconds))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())

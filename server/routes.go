@@ -61,6 +61,9 @@ func (s *Server) routes() {
 	api.Get("/conversations/:id", s.getConversation)
 	api.Patch("/conversations/:id", s.updateConversation)
 	api.Delete("/conversations/:id", adminOnly, s.deleteConversation)
+	// the same change or reply on many conversations at once
+	api.Post("/conversations/bulk", long, s.bulkUpdateConversations)
+	api.Post("/conversations/bulk-reply", long, s.bulkReply)
 	api.Get("/conversations/:id/messages", s.listMessages)
 	api.Post("/conversations/:id/messages", s.postMessage)
 	api.Post("/conversations/:id/read", s.markRead)
@@ -108,8 +111,6 @@ func (s *Server) routes() {
 	api.Post("/incidents", adminOnly, s.createIncident)
 	api.Get("/incidents/:id", s.getIncident)
 	api.Post("/incidents/:id/updates", adminOnly, s.addIncidentUpdate)
-	api.Post("/conversations/bulk", long, s.bulkUpdateConversations)
-	api.Post("/conversations/bulk-reply", long, s.bulkReply)
 	api.Get("/sla", s.getSLA)
 	api.Patch("/sla", adminOnly, s.patchSLA)
 	api.Get("/alerts", s.listAlerts)

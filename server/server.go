@@ -1,9 +1,11 @@
 // Package server is Kibo's HTTP side: the agent API and pages of docs/API.md, the
 // widget socket, the webhooks, the agents' real-time hub and the outbox worker.
 //
-// Handlers stay thin: they parse, check the role, call the store, publish an event.
-// The domain lives in store (SQL) and connectors (channels); the route table in
-// routes.go is the one place to read what the server answers.
+// Handlers stay thin: they parse, check the role, call the store or a workflow,
+// publish an event. The domain lives in store (SQL) and connectors (channels); the
+// workflows (incidents, SLA, alerts, data requests, the follow-ups of inbound
+// messages, the live counts) are packages under server/ that workflows.go wires; the
+// route table in routes.go is the one place to read what the server answers.
 package server
 
 import (
@@ -22,7 +24,13 @@ import (
 
 	"kibo/connectors/chat"
 	"kibo/connectors/netguard"
+	"kibo/server/alerts"
+	"kibo/server/counts"
+	"kibo/server/datarequests"
+	"kibo/server/events"
 	"kibo/server/hub"
+	"kibo/server/incidents"
+	"kibo/server/sla"
 	"kibo/store"
 	"kibo/ui"
 )
@@ -91,17 +99,21 @@ type Server struct {
 	outbox   *outboxWorker
 	// published tells the agents about inbound messages, in batches
 	published *publisher
-	// followups does what follows each inbound message, durably (followups.go)
-	followups *followupWorker
-	// liveCounts sends the inbox counts to the open pages when they change (counts.go)
-	liveCounts *countsPusher
-	metrics    *metrics
-	ops        *opsState // incidents, SLAs and alerts (broadcast.go, sla.go, alerts.go)
-	tokenUse   *tokenUse // API tokens' last_used_at, written off the request path
-	proxies    *trustedProxies
-	logins     *loginThrottle // throttle.go
-	auth       *authCache     // who a cookie or token stands for (authcache.go)
-	refusals   refusedPages   // widget pages refused for their origin (widget_origin.go)
+	// events is what the agents' pages are told (server/events)
+	events *events.Publisher
+	// the workflows, their own types with their own dependencies (workflows.go)
+	liveCounts   *counts.Pusher // the inbox counts, pushed to the open pages on a change
+	followups    inboundWork    // what follows each inbound message, durably
+	incidents    *incidents.Broadcaster
+	dueTimes     *sla.DueTimes
+	alerts       *alerts.Team
+	dataRequests *datarequests.Tracker
+	metrics      *metrics
+	tokenUse     *tokenUse // API tokens' last_used_at, written off the request path
+	proxies      *trustedProxies
+	logins       *loginThrottle // throttle.go
+	auth         *authCache     // who a cookie or token stands for (authcache.go)
+	refusals     refusedPages   // widget pages refused for their origin (widget_origin.go)
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search
@@ -145,7 +157,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("templates: %w", err)
 	}
-	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(), ops: newOps(),
+	s := &Server{cfg: cfg, store: st, hub: hub.New(16384), log: log, pages: pages, metrics: newMetrics(),
 		listSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait), longSlots: newGate(cfg.MaxHeavy, cfg.HeavyWait),
 		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery), proxies: proxies,
 		logins: newLoginThrottle(cfg.Now), auth: newAuthCache(cfg.Now)}
@@ -155,8 +167,7 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 	s.registerEmailChannel()
 	s.outbox = newOutboxWorker(s)
 	s.published = newPublisher(s, 8192)
-	s.followups = newFollowupWorker(st, log, cfg.Now, s.inboundFollowups)
-	s.liveCounts = newCountsPusher(st, s.hub, log, 300*time.Millisecond)
+	s.newWorkflows()
 	s.app = fiber.New(fiber.Config{
 		AppName:               "kibo",
 		DisableStartupMessage: true,
@@ -186,7 +197,7 @@ func (s *Server) App() *fiber.App { return s.app }
 // Hub is the agents' real-time hub.
 func (s *Server) Hub() *hub.Hub { return s.hub }
 
-// Start runs the background workers: connectors, outbox, snooze wake-ups.
+// Start runs the background workers: connectors, outbox, the workflows.
 func (s *Server) Start(ctx context.Context) {
 	ctx, s.cancel = context.WithCancel(ctx)
 	s.bg.Add(1)
@@ -198,19 +209,9 @@ func (s *Server) Start(ctx context.Context) {
 	s.replayWebhooks(ctx)
 	s.bg.Add(3)
 	go func() { defer s.bg.Done(); s.published.run(ctx) }()
-	s.bg.Add(1)
-	go func() { defer s.bg.Done(); s.followups.run(ctx) }()
-	s.bg.Add(1)
-	go func() { defer s.bg.Done(); s.liveCounts.run(ctx) }()
 	go func() { defer s.bg.Done(); s.outbox.run(ctx) }()
-	go func() { defer s.bg.Done(); s.wakeSnoozed(ctx) }()
-	s.bg.Add(1)
-	go func() { defer s.bg.Done(); s.optimizeStore(ctx) }()
-	s.bg.Add(1)
-	go func() { defer s.bg.Done(); s.runDataRequestAlerts(ctx) }()
-	s.bg.Add(1)
 	go func() { defer s.bg.Done(); s.tokenUse.run(ctx, s.store, s.cfg.Now, s.log) }()
-	s.startOps(ctx)
+	s.startWorkflows(ctx)
 	s.ready.Store(true)
 }
 
@@ -229,43 +230,6 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 	s.bg.Wait()
 	s.hub.Close()
 	return err
-}
-
-func (s *Server) wakeSnoozed(ctx context.Context) {
-	t := time.NewTicker(30 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			ids, err := s.store.WakeSnoozed(ctx)
-			if err != nil {
-				s.log.Warn("wake snoozed conversations", "err", err)
-				continue
-			}
-			for _, id := range ids {
-				s.publishConversation(ctx, id)
-			}
-		}
-	}
-}
-
-// optimizeStore keeps the query planner's statistics current as the data grows: a
-// plan chosen on statistics from a small inbox can be wrong at a million conversations.
-func (s *Server) optimizeStore(ctx context.Context) {
-	t := time.NewTicker(3 * time.Hour)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if err := s.store.Optimize(ctx); err != nil && ctx.Err() == nil {
-				s.log.Warn("refresh the query planner's statistics", "err", err)
-			}
-		}
-	}
 }
 
 // baseURL is how a browser reaches this server.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"kibo/server/alerts"
 	"kibo/store"
 )
 
@@ -319,17 +320,17 @@ func TestNotificationsReachOnlyTheirAgents(t *testing.T) {
 	k := startKibo(t)
 	agentWS, adminWS := k.tokenSocket(k.agentToken), k.tokenSocket(k.adminToken)
 	before := k.srv.Hub().Current()
-	admins, _, err := k.srv.admins(context.Background())
+	admins, _, err := alerts.Recipients(context.Background(), k.st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.srv.raiseAlert(context.Background(), "test", "for-admins", "subject", "for the admins only", "/inbox", admins); err != nil {
+	if _, err := k.srv.alerts.Raise(context.Background(), "test", "for-admins", "subject", "for the admins only", "/inbox", admins); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := k.srv.raiseAlert(context.Background(), "test", "for-sam", "subject", "for Sam only", "/inbox", []*store.Agent{k.agent}); err != nil {
+	if _, err := k.srv.alerts.Raise(context.Background(), "test", "for-sam", "subject", "for Sam only", "/inbox", []*store.Agent{k.agent}); err != nil {
 		t.Fatal(err)
 	}
-	k.srv.publishConversationValue(&store.Conversation{ID: 1}) // a marker everyone gets
+	k.srv.events.ConversationUpdated(&store.Conversation{ID: 1}) // a marker everyone gets
 	if !adminWS.sees("for the admins only", 2*time.Second) || !agentWS.sees(`"conversation.updated"`, 2*time.Second) {
 		t.Fatal("the events did not arrive")
 	}

@@ -6,6 +6,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/server/incidents"
+	"kibo/server/words"
 	"kibo/store"
 )
 
@@ -63,7 +65,7 @@ func (s *Server) statusJSON(c *fiber.Ctx) error {
 	pub := func(list []*store.Incident) []map[string]any {
 		out := make([]map[string]any, 0, len(list))
 		for _, inc := range list {
-			p := s.publicIncident(inc)
+			p := s.incidents.Public(inc)
 			if end := inc.EndedAt(); end != nil {
 				p["ended_at"] = end
 				p["duration_seconds"] = int64(end.Sub(inc.StartedAt()) / time.Second)
@@ -96,12 +98,12 @@ func (s *Server) statusPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	loc := s.businessLocation(ctx)
-	when := func(t time.Time) string { return formatWhenIn(t, loc) }
+	loc := s.store.BusinessLocation(ctx)
+	when := func(t time.Time) string { return words.When(t, loc) }
 	view := func(list []*store.Incident) []statusIncident {
 		out := make([]statusIncident, 0, len(list))
 		for _, inc := range list {
-			v := statusIncident{Title: inc.Title, State: inc.State, StateWord: stateWords[inc.State], Impact: inc.Impact,
+			v := statusIncident{Title: inc.Title, State: inc.State, StateWord: incidents.StateWords[inc.State], Impact: inc.Impact,
 				Services: inc.Services, Started: when(inc.StartedAt())}
 			if inc.State == "scheduled" && inc.ScheduledStart != nil && inc.ScheduledEnd != nil {
 				v.Window = when(*inc.ScheduledStart) + " – " + when(*inc.ScheduledEnd)
@@ -111,12 +113,12 @@ func (s *Server) statusPage(c *fiber.Ctx) error {
 			}
 			if end := inc.EndedAt(); end != nil {
 				v.Ended = when(*end)
-				v.Duration = humanSeconds(int64(end.Sub(inc.StartedAt()) / time.Second))
+				v.Duration = words.Duration(int64(end.Sub(inc.StartedAt()) / time.Second))
 			} else if inc.Phase == "active" {
-				v.Duration = humanSeconds(int64(s.cfg.Now().Sub(inc.StartedAt()) / time.Second))
+				v.Duration = words.Duration(int64(s.cfg.Now().Sub(inc.StartedAt()) / time.Second))
 			}
 			for _, u := range inc.Updates {
-				v.Updates = append(v.Updates, statusUpdate{When: when(u.CreatedAt), StateWord: stateWords[u.State], Text: u.Text})
+				v.Updates = append(v.Updates, statusUpdate{When: when(u.CreatedAt), StateWord: incidents.StateWords[u.State], Text: u.Text})
 			}
 			out = append(out, v)
 		}
@@ -128,7 +130,7 @@ func (s *Server) statusPage(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "public, max-age=15")
 	return s.render(c, fiber.StatusOK, "status.html", "Status", map[string]any{
-		"Company": s.companyName(ctx), "State": d.State, "StateText": words[d.State],
+		"Company": s.store.CompanyName(ctx), "State": d.State, "StateText": words[d.State],
 		"Active": view(d.Active), "Upcoming": view(d.Upcoming), "History": view(d.History),
 		"UpdatedAt": when(d.UpdatedAt), "HistoryDays": statusHistoryDays,
 	})

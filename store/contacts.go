@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"strings"
 	"time"
@@ -220,59 +219,6 @@ func (s *Store) MergeContacts(ctx context.Context, keepID, otherID, actorID int6
 		return nil, err
 	}
 	return s.Contact(ctx, keepID)
-}
-
-// AuditEntry is one line of the audit log.
-type AuditEntry struct {
-	ID         int64          `json:"id"`
-	At         time.Time      `json:"at"`
-	ActorKind  string         `json:"actor_kind"`
-	ActorID    int64          `json:"actor_id"`
-	Action     string         `json:"action"`
-	Subject    string         `json:"subject"`
-	SubjectRef string         `json:"subject_ref"`
-	Detail     map[string]any `json:"detail"`
-}
-
-func (t *Tx) audit(ctx context.Context, actorKind string, actorID int64, action, subject, ref string, detail any) error {
-	b, err := json.Marshal(detail)
-	if err != nil {
-		return err
-	}
-	_, err = t.exec(ctx, `INSERT INTO audit_log(at, actor_kind, actor_id, action, subject, subject_ref, detail) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		formatTime(t.s.Now()), actorKind, nullID(actorID), action, subject, ref, string(b))
-	return err
-}
-
-// Audit writes one audit entry on its own.
-func (s *Store) Audit(ctx context.Context, actorKind string, actorID int64, action, subject, ref string, detail any) error {
-	return s.tx(ctx, func(tx *Tx) error { return tx.audit(ctx, actorKind, actorID, action, subject, ref, detail) })
-}
-
-// AuditLog lists audit entries, newest first; subject and ref filter when set.
-func (s *Store) AuditLog(ctx context.Context, subject, ref string, limit int) ([]*AuditEntry, error) {
-	if limit <= 0 {
-		limit = 100
-	}
-	limit = min(limit, 500)
-	rows, err := s.query(ctx, `SELECT id, at, actor_kind, COALESCE(actor_id, 0), action, subject, subject_ref, detail FROM audit_log
-		WHERE (? = '' OR subject = ?) AND (? = '' OR subject_ref = ?) ORDER BY id DESC LIMIT ?`, subject, subject, ref, ref, limit)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	out := []*AuditEntry{}
-	for rows.Next() {
-		var e AuditEntry
-		var at, detail string
-		if err := rows.Scan(&e.ID, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.Subject, &e.SubjectRef, &detail); err != nil {
-			return nil, err
-		}
-		e.At = parseTime(at)
-		json.Unmarshal([]byte(detail), &e.Detail)
-		out = append(out, &e)
-	}
-	return out, rows.Err()
 }
 
 // VisitorConversation finds the contact behind a chat identity and their latest

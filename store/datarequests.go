@@ -52,7 +52,7 @@ type DataRequest struct {
 	CreatedAt          time.Time           `json:"created_at"`
 	UpdatedAt          time.Time           `json:"updated_at"`
 	History            []*DataRequestEvent `json:"history,omitempty"`
-	// AlertsSent are the deadline alert marks already sent (server/gdpr_alerts.go).
+	// AlertsSent are the deadline alert marks already sent (server/datarequests).
 	AlertsSent []string `json:"-"`
 }
 
@@ -632,6 +632,15 @@ func (s *Store) Settings(ctx context.Context, keys ...string) (map[string]string
 		out[k] = v
 	}
 	return out, rows.Err()
+}
+
+// CompanyName signs what Kibo sends customers by itself: "Kibo" until a name is set,
+// or when the settings can't be read.
+func (s *Store) CompanyName(ctx context.Context) string {
+	if v, err := s.Settings(ctx, "company_name"); err == nil && strings.TrimSpace(v["company_name"]) != "" {
+		return strings.TrimSpace(v["company_name"])
+	}
+	return "Kibo"
 }
 
 // SetSettings stores values and writes the change to the audit log, in one transaction.

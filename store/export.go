@@ -385,26 +385,14 @@ func (t *snapshot) auditAbout(ctx context.Context, id int64, convIDs []int64) ([
 		convRefs[i] = itoa(c)
 	}
 	refsJSON, _ := json.Marshal(convRefs)
-	rows, err := t.query(ctx, contactRefs+` SELECT id, at, actor_kind, COALESCE(actor_id, 0), action, subject, subject_ref, detail FROM audit_log
+	rows, err := t.query(ctx, contactRefs+` SELECT `+auditColumns+` FROM audit_log
 		WHERE (subject = 'contact' AND subject_ref IN (SELECT ref FROM refs))
 		   OR (subject = 'conversation' AND subject_ref IN (SELECT value FROM json_each(?2)))
 		ORDER BY id`, id, string(refsJSON))
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	out := []*AuditEntry{}
-	for rows.Next() {
-		var e AuditEntry
-		var at, detail string
-		if err := rows.Scan(&e.ID, &at, &e.ActorKind, &e.ActorID, &e.Action, &e.Subject, &e.SubjectRef, &detail); err != nil {
-			return nil, err
-		}
-		e.At = parseTime(at)
-		json.Unmarshal([]byte(detail), &e.Detail)
-		out = append(out, &e)
-	}
-	return out, rows.Err()
+	return scanAudit(rows)
 }
 
 // exportRawSources reads the raw sources of the person's messages and those never

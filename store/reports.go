@@ -34,6 +34,17 @@ type Report struct {
 	Breaches int `json:"sla_breaches"`
 }
 
+// ChannelTotals are a channel's conversations and messages over the whole range.
+func (r *Report) ChannelTotals(ch string) (conversations, messages int) {
+	for _, n := range r.Conversations[ch] {
+		conversations += n
+	}
+	for _, n := range r.Messages[ch] {
+		messages += n
+	}
+	return conversations, messages
+}
+
 // TimeFigures are durations summed up overall, per channel and per agent.
 type TimeFigures struct {
 	Overall   TimeStat   `json:"overall"`
@@ -66,6 +77,14 @@ func timeStat(ds []time.Duration) TimeStat {
 	return TimeStat{Count: len(ds), MedianSeconds: int64(Percentile(ds, 0.5) / time.Second), P90Seconds: int64(Percentile(ds, 0.9) / time.Second)}
 }
 
+// ReportDay is the start of the day of t in loc, moved by days: the boundaries a
+// report counts its days by (a range of whole days is ReportDay(first, loc, 0) to
+// ReportDay(last, loc, 1)).
+func ReportDay(t time.Time, loc *time.Location, days int) time.Time {
+	y, m, d := t.In(loc).Date()
+	return time.Date(y, m, d+days, 0, 0, 0, 0, loc)
+}
+
 // MaxReportDays bounds a report's range.
 const MaxReportDays = 366
 
@@ -83,14 +102,12 @@ func (s *Store) Report(ctx context.Context, from, to time.Time, loc *time.Locati
 	r := &Report{From: from.UTC(), To: to.UTC(), TimeZone: loc.String(), Conversations: map[string][]int{}, Messages: map[string][]int{},
 		FirstResponse: TimeFigures{ByChannel: []TimeStat{}, ByAgent: []TimeStat{}}, Resolution: TimeFigures{ByChannel: []TimeStat{}, ByAgent: []TimeStat{}}}
 	dayIndex := map[string]int{}
-	for d := from.In(loc); d.Before(to); {
-		y, m, dd := d.Date()
-		key := time.Date(y, m, dd, 0, 0, 0, 0, loc).Format("2006-01-02")
+	for d := from; d.Before(to); d = ReportDay(d, loc, 1) {
+		key := ReportDay(d, loc, 0).Format("2006-01-02")
 		if _, ok := dayIndex[key]; !ok {
 			dayIndex[key] = len(r.Days)
 			r.Days = append(r.Days, key)
 		}
-		d = time.Date(y, m, dd+1, 0, 0, 0, 0, loc)
 	}
 	channels := map[string]bool{}
 	// Counted per UTC hour in SQL and put into local days here: exact for every zone

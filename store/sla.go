@@ -233,6 +233,16 @@ func (s *Store) SLAPolicy(ctx context.Context) (*SLAPolicy, error) {
 	return p, nil
 }
 
+// BusinessLocation is the time zone of the business hours: what customers, the status
+// page and reports read times in. UTC when none is set, or when the policy can't be
+// read (a time written in UTC is still right).
+func (s *Store) BusinessLocation(ctx context.Context) *time.Location {
+	if p, err := s.SLAPolicy(ctx); err == nil {
+		return p.Location()
+	}
+	return time.UTC
+}
+
 // SetSLAPolicy stores a policy and marks every unresolved conversation for its due
 // times to be computed again (RefreshSLA does it).
 func (s *Store) SetSLAPolicy(ctx context.Context, p *SLAPolicy, actorID int64) error {

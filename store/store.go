@@ -10,24 +10,19 @@ package store
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	sqlite3 "github.com/mattn/go-sqlite3"
-)
 
-//go:embed migrations/*.sql
-var migrationFiles embed.FS
+	"kibo/store/migrations"
+)
 
 // Domain errors; the server maps them to HTTP statuses in one place.
 var (
@@ -383,43 +378,15 @@ func (t *Tx) insert(ctx context.Context, q string, args ...any) (int64, error) {
 	return res.LastInsertId()
 }
 
-// ---- migrations
-
-type migration struct {
-	version int
-	name    string
-	sql     string
-}
-
-func loadMigrations() ([]migration, error) {
-	entries, err := fs.ReadDir(migrationFiles, "migrations")
-	if err != nil {
-		return nil, err
-	}
-	var ms []migration
-	for _, e := range entries {
-		num, _, ok := strings.Cut(e.Name(), "_")
-		v, err := strconv.Atoi(num)
-		if !ok || err != nil {
-			return nil, fmt.Errorf("migration %s: name must start with a number", e.Name())
-		}
-		b, err := migrationFiles.ReadFile("migrations/" + e.Name())
-		if err != nil {
-			return nil, err
-		}
-		ms = append(ms, migration{v, e.Name(), string(b)})
-	}
-	sort.Slice(ms, func(i, j int) bool { return ms[i].version < ms[j].version })
-	return ms, nil
-}
+// ---- migrations (store/migrations)
 
 // SchemaVersion is the newest migration this binary knows.
 func SchemaVersion() int {
-	ms, _ := loadMigrations()
+	ms, _ := migrations.All()
 	if len(ms) == 0 {
 		return 0
 	}
-	return ms[len(ms)-1].version
+	return ms[len(ms)-1].Version
 }
 
 func (s *Store) migrate(ctx context.Context) error {
@@ -430,11 +397,11 @@ func (s *Store) migrate(ctx context.Context) error {
 	if err := s.w.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&current); err != nil {
 		return err
 	}
-	ms, err := loadMigrations()
+	ms, err := migrations.All()
 	if err != nil {
 		return err
 	}
-	if known := ms[len(ms)-1].version; current > known {
+	if known := ms[len(ms)-1].Version; current > known {
 		return fmt.Errorf("the database schema is version %d but this kibo knows only up to %d: run a newer kibo", current, known)
 	}
 	// Migrations apply in order and only past the newest recorded one: a database that
@@ -455,19 +422,19 @@ func (s *Store) migrate(ctx context.Context) error {
 	}
 	rows.Close()
 	for _, m := range ms {
-		if m.version < current && !applied[m.version] {
-			return fmt.Errorf("the database is at schema version %d but never had migration %s: it was made by a build between releases; restore a backup or start from a fresh data directory", current, m.name)
+		if m.Version < current && !applied[m.Version] {
+			return fmt.Errorf("the database is at schema version %d but never had migration %s: it was made by a build between releases; restore a backup or start from a fresh data directory", current, m.Name)
 		}
 	}
 	for _, m := range ms {
-		if m.version <= current {
+		if m.Version <= current {
 			continue
 		}
 		err := s.tx(ctx, func(tx *Tx) error {
-			if err := tx.execScript(ctx, m.sql); err != nil {
-				return fmt.Errorf("migration %s: %w", m.name, err)
+			if err := tx.execScript(ctx, m.SQL); err != nil {
+				return fmt.Errorf("migration %s: %w", m.Name, err)
 			}
-			_, err := tx.exec(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)`, m.version, m.name, formatTime(s.Now()))
+			_, err := tx.exec(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)`, m.Version, m.Name, formatTime(s.Now()))
 			return err
 		})
 		if err != nil {
@@ -520,9 +487,7 @@ func (s *Store) vacuum(ctx context.Context) error {
 
 // ---- time as text
 
-const timeLayout = "2006-01-02T15:04:05.000000000Z"
-
-func formatTime(t time.Time) string { return t.UTC().Format(timeLayout) }
+func formatTime(t time.Time) string { return t.UTC().Format(migrations.TimeLayout) }
 
 func nullTime(t *time.Time) any {
 	if t == nil || t.IsZero() {

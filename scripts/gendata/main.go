@@ -16,7 +16,7 @@ import (
 	"os"
 	"time"
 
-	"kibo/store"
+	"kibo/store/storegen"
 )
 
 func main() {
@@ -38,7 +38,7 @@ func main() {
 	}
 	start := time.Now()
 	last := time.Now()
-	st, err := store.Generate(context.Background(), *out, store.GenConfig{Conversations: *convs, MessagesPer: *per, FTS: *fts,
+	st, err := storegen.Generate(context.Background(), *out, storegen.Config{Conversations: *convs, MessagesPer: *per, FTS: *fts,
 		SchemaVersion: *schema, Seed: *seed, Progress: func(done, total int) {
 			if time.Since(last) > 5*time.Second || done >= total {
 				last = time.Now()

@@ -1,4 +1,4 @@
-package server
+package datarequests
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 	"testing"
 	"time"
 
+	"kibo/server/events"
 	"kibo/server/gdpr"
+	"kibo/server/hub"
 	"kibo/store"
 )
 
@@ -33,10 +35,8 @@ func TestDataRequestAlertsOncePerMarkToTheRightPeople(t *testing.T) {
 	}
 	defer st.Close()
 	clock := &testClock{}
-	srv, err := New(Config{Now: clock.Now}, st, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	tracker := New(Deps{Store: st, Events: events.NewPublisher(hub.New(64), st, log, func() {}), WakeOutbox: func() {}, Now: clock.Now, Log: log})
 	ada, _ := st.CreateAgent(ctx, "ada@example.com", "Ada", "admin", "x")
 	ben, _ := st.CreateAgent(ctx, "ben@example.com", "Ben", "admin", "x")
 	dee, _ := st.CreateAgent(ctx, "dee@example.com", "Dee", "admin", "x")
@@ -44,7 +44,7 @@ func TestDataRequestAlertsOncePerMarkToTheRightPeople(t *testing.T) {
 	if _, err := st.UpdateAgent(ctx, dee.ID, store.AgentUpdate{Disabled: ptrTo(true)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.SetSettings(ctx, map[string]string{settingTimezone: "Europe/Berlin"}, ada.ID); err != nil {
+	if err := st.SetSettings(ctx, map[string]string{SettingTimezone: "Europe/Berlin"}, ada.ID); err != nil {
 		t.Fatal(err)
 	}
 	berlin, _ := time.LoadLocation("Europe/Berlin")
@@ -72,7 +72,7 @@ func TestDataRequestAlertsOncePerMarkToTheRightPeople(t *testing.T) {
 	tick := func(at time.Time) int {
 		t.Helper()
 		clock.Set(at)
-		n, err := srv.sendDataRequestAlerts(ctx)
+		n, err := tracker.SendAlerts(ctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -190,3 +190,5 @@ func outboxAlerts(t *testing.T, st *store.Store) []string {
 	}
 	return out
 }
+
+func ptrTo[T any](v T) *T { return &v }

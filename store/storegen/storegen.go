@@ -1,10 +1,13 @@
-package store
-
-// A bulk generator of large, realistic inboxes for the store benchmarks and the
-// migration timing (scripts/gendata, store/bench_test.go). It writes straight to a new
-// database file in big transactions with multi-row prepared INSERTs, synchronous=OFF
-// and no journal, and keeps the full-text index consistent either through the insert
-// trigger or by dropping it and rebuilding the index at the end.
+// Package storegen writes large, realistic inboxes for the store benchmarks and the
+// migration tests and timing (scripts/gendata, store/bench_test.go,
+// store/migrate_test.go). It writes straight to a new database file in big
+// transactions with multi-row prepared INSERTs, synchronous=OFF and no journal, and
+// keeps the full-text index consistent either through the insert trigger or by
+// dropping it and rebuilding the index at the end.
+//
+// It builds the schema from the store's own migration files (store/migrations), at
+// any version, and imports nothing else of the store: the store's own tests use it.
+package storegen
 
 import (
 	"context"
@@ -16,10 +19,14 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the driver the store registers, for a process without the store
+
+	"kibo/store/migrations"
 )
 
-// GenConfig sizes a generated database.
-type GenConfig struct {
+// Config sizes a generated database.
+type Config struct {
 	Conversations int     // default 10,000
 	MessagesPer   float64 // messages per conversation on average (default 10)
 	Agents        int     // default 20
@@ -36,16 +43,16 @@ type GenConfig struct {
 	Progress func(messages, total int)
 }
 
-// GenStats says what Generate made and how long each part took.
-type GenStats struct {
+// Stats says what Generate made and how long each part took.
+type Stats struct {
 	Conversations, Messages, Contacts int
 	Schema, Insert, FTS, Total        time.Duration
 	Bytes                             int64
 }
 
 // Generate writes a new database dir/kibo.db (the directory must not hold one).
-func Generate(ctx context.Context, dir string, g GenConfig) (GenStats, error) {
-	var st GenStats
+func Generate(ctx context.Context, dir string, g Config) (Stats, error) {
+	var st Stats
 	start := time.Now()
 	if g.Conversations <= 0 {
 		g.Conversations = 10000
@@ -72,13 +79,13 @@ func Generate(ctx context.Context, dir string, g GenConfig) (GenStats, error) {
 	if _, err := os.Stat(path); err == nil {
 		return st, fmt.Errorf("%s exists: generate into an empty directory", path)
 	}
-	ms, err := loadMigrations()
+	ms, err := migrations.All()
 	if err != nil {
 		return st, err
 	}
 	version := g.SchemaVersion
 	if version <= 0 {
-		version = ms[len(ms)-1].version
+		version = ms[len(ms)-1].Version
 	}
 	db, err := sql.Open("sqlite3", "file:"+path+"?_foreign_keys=off")
 	if err != nil {
@@ -97,13 +104,13 @@ func Generate(ctx context.Context, dir string, g GenConfig) (GenStats, error) {
 		return st, err
 	}
 	for _, m := range ms {
-		if m.version > version {
+		if m.Version > version {
 			break
 		}
-		if _, err := db.ExecContext(ctx, m.sql); err != nil {
-			return st, fmt.Errorf("migration %s: %w", m.name, err)
+		if _, err := db.ExecContext(ctx, m.SQL); err != nil {
+			return st, fmt.Errorf("migration %s: %w", m.Name, err)
 		}
-		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)`, m.version, m.name, formatTime(g.Now)); err != nil {
+		if _, err := db.ExecContext(ctx, `INSERT INTO schema_migrations(version, name, applied_at) VALUES (?, ?, ?)`, m.Version, m.Name, formatTime(g.Now)); err != nil {
 			return st, err
 		}
 	}
@@ -173,7 +180,7 @@ func newBulk(db *sql.DB, table string, cols ...string) *bulk {
 }
 
 func (b *bulk) sql(rows int) string {
-	row := "(" + placeholders(len(b.cols)) + ")"
+	row := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(b.cols)), ", ") + ")"
 	return "INSERT INTO " + b.table + "(" + strings.Join(b.cols, ", ") + ") VALUES " + strings.TrimSuffix(strings.Repeat(row+", ", rows), ", ")
 }
 
@@ -209,13 +216,24 @@ func (b *bulk) close() {
 	}
 }
 
+func formatTime(t time.Time) string { return t.UTC().Format(migrations.TimeLayout) }
+
+// preview is what the store keeps as a conversation's one-line summary
+// (store/messages.go); the generated texts are single-spaced already.
+func preview(text string) string {
+	if r := []rune(text); len(r) > 140 {
+		return string(r[:140]) + "…"
+	}
+	return text
+}
+
 type genInbox struct {
 	id   int64
 	kind string
 }
 
 type generator struct {
-	g       GenConfig
+	g       Config
 	r       *rand.Rand
 	zipf    *rand.Zipf
 	inboxes []genInbox
@@ -223,12 +241,12 @@ type generator struct {
 	contacts int64
 }
 
-func newGenerator(g GenConfig) *generator {
+func newGenerator(g Config) *generator {
 	r := rand.New(rand.NewPCG(g.Seed, g.Seed^0x9e3779b97f4a7c15))
 	return &generator{g: g, r: r, zipf: rand.NewZipf(r, 1.1, 2, uint64(len(genVocabulary)-1))}
 }
 
-func (gn *generator) write(ctx context.Context, db *sql.DB, st *GenStats) error {
+func (gn *generator) write(ctx context.Context, db *sql.DB, st *Stats) error {
 	g := gn.g
 	exec := func(q string, args ...any) error { _, err := db.ExecContext(ctx, q, args...); return err }
 	if err := exec("BEGIN"); err != nil {
