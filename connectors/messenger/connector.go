@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/url"
-	"sync"
 	"time"
 
 	"kibo/connectors"
@@ -25,11 +24,7 @@ var ErrBadSignature = errors.New("messenger: a webhook's X-Hub-Signature-256 did
 type Connector struct {
 	cfg    Config
 	client *Client
-
-	mu       sync.Mutex
-	reported bool
-	up       bool
-	lastErr  string
+	status *connectors.Status
 }
 
 var _ connectors.Connector = (*Connector)(nil)
@@ -40,7 +35,7 @@ func New(cfg Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Connector{cfg: cfg, client: client}, nil
+	return &Connector{cfg: cfg, client: client, status: connectors.NewStatus(cfg.OnStatus)}, nil
 }
 
 // Kind is "messenger".
@@ -117,15 +112,7 @@ func (c *Connector) Check(ctx context.Context) error {
 // reportAPI tells OnStatus what a Graph API call says about the page's health. Refusals
 // about one recipient (blocked, window closed) say nothing about it.
 func (c *Connector) reportAPI(err error) {
-	var ra *connectors.RetryAfterError
-	switch {
-	case err == nil:
-		c.report(true, nil)
-	case errors.Is(err, errUnavailable), isPageProblem(err):
-		c.report(false, err)
-	case errors.As(err, &ra):
-		c.report(true, err)
-	}
+	c.status.Call(err, errors.Is(err, errUnavailable) || isPageProblem(err))
 }
 
 func isPageProblem(err error) bool {
@@ -133,19 +120,4 @@ func isPageProblem(err error) bool {
 	return errors.As(err, &ge) && ge.PageProblem()
 }
 
-func (c *Connector) report(up bool, err error) {
-	if c.cfg.OnStatus == nil {
-		return
-	}
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	c.mu.Lock()
-	same := c.reported && c.up == up && c.lastErr == msg
-	c.reported, c.up, c.lastErr = true, up, msg
-	c.mu.Unlock()
-	if !same {
-		c.cfg.OnStatus(up, err)
-	}
-}
+func (c *Connector) report(up bool, err error) { c.status.Report(up, err) }
