@@ -18,7 +18,7 @@ func (s *Server) reply(ctx context.Context, convID int64, agent *store.Agent, te
 
 // replyWithFiles is reply with attached files (attachments.go): stored with the
 // message in one transaction, sent by the outbox with it.
-func (s *Server) replyWithFiles(ctx context.Context, convID int64, agent *store.Agent, text string, private bool, tag string, files []store.IncomingAttachment) (*store.Message, error) {
+func (s *Server) replyWithFiles(ctx context.Context, convID int64, agent *store.Agent, text string, private bool, tag string, files []connectors.Attachment) (*store.Message, error) {
 	conv, err := s.store.Conversation(ctx, convID, agent.ID)
 	if err != nil {
 		return nil, err

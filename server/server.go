@@ -99,6 +99,7 @@ type Server struct {
 	proxies   *trustedProxies
 	logins    *loginThrottle // throttle.go
 	refusals  refusedPages   // widget pages refused for their origin (widget_origin.go)
+	kinds     sync.Map       // inbox id → kind (sink.go)
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search

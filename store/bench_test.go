@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 // The store benchmarks run against a generated database: KIBO_BENCH_DB names one made
@@ -134,9 +136,9 @@ func BenchmarkStore(b *testing.B) {
 	var seq atomic.Int64
 	ingest := func(visitor string, conv *int64) error {
 		n := seq.Add(1)
-		res, err := s.Ingest(ctx, Incoming{InboxID: in.ID, ConversationID: *conv,
-			Identity: IdentityRef{Kind: "visitor", Scope: strconv.FormatInt(in.ID, 10), ExternalID: visitor},
-			ClientID: fmt.Sprintf("bench-%d", n), Text: "my order has not arrived yet, could you check the tracking number please"})
+		res, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, ConversationID: *conv,
+			Identity: connectors.Identity{Kind: "visitor", Scope: strconv.FormatInt(in.ID, 10), ExternalID: visitor},
+			ClientID: fmt.Sprintf("bench-%d", n), Text: "my order has not arrived yet, could you check the tracking number please"}})
 		if err == nil {
 			*conv = res.ConversationID
 		}

@@ -17,7 +17,7 @@ var _ connectors.Connector = (*Connector)(nil)
 
 // New makes the connector for one inbox after checking its settings. It does not
 // connect to anything yet.
-func New(inboxID int64, cfg Config, state SyncState) (*Connector, error) {
+func New(inboxID int64, cfg Config, state connectors.MailState) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
