@@ -142,21 +142,6 @@ func errTooLarge(format string, args ...any) error {
 	return &apiError{fiber.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf(format, args...)}
 }
 
-// checkReplyFiles refuses files the conversation's channel cannot send, before
-// anything is stored: Messenger and X take no files from Kibo yet, and the chat widget
-// shows none. A private note stays in Kibo, so it may carry files on any channel.
-func checkReplyFiles(channel string, private bool, files []connectors.Attachment) error {
-	if len(files) == 0 || private || channel == "email" {
-		return nil
-	}
-	name := map[string]string{"messenger": "Messenger", "x": "X", "chat": "the chat widget"}[channel]
-	if name == "" {
-		name = channel
-	}
-	return &apiError{fiber.StatusUnprocessableEntity, "unprocessable",
-		"files can't be sent through " + name + " yet: send the reply without them, or attach them to a private note"}
-}
-
 func humanBytes(n int64) string {
 	f := func(v float64, unit string) string {
 		return strings.TrimSuffix(strconv.FormatFloat(v, 'f', 1, 64), ".0") + " " + unit

@@ -20,6 +20,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/connectors"
 	"kibo/connectors/chat"
 	"kibo/connectors/netguard"
 	"kibo/server/hub"
@@ -56,6 +57,9 @@ type Config struct {
 	MaxHandshakes    int
 	HandshakeTimeout time.Duration
 	Chat             chat.Limits
+	// Channels are the channels this Kibo runs (cmd/kibo registers them, one line
+	// each); nil runs none, which suits tests of the workers alone.
+	Channels *connectors.Registry
 	// AllowPrivateHosts lets the hosts an admin types (IMAP and SMTP servers, the
 	// Messenger and X API base URLs, the alerts webhook) be loopback, private or
 	// link-local addresses (netguard). Off, they are refused when saved and on every
@@ -99,7 +103,6 @@ type Server struct {
 	proxies   *trustedProxies
 	logins    *loginThrottle // throttle.go
 	refusals  refusedPages   // widget pages refused for their origin (widget_origin.go)
-	kinds     sync.Map       // inbox id → kind (sink.go)
 
 	inFlight       atomic.Int64
 	listSlots      *gate // limits.go: lists and search
@@ -148,9 +151,10 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery), proxies: proxies,
 		logins: newLoginThrottle(cfg.Now)}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
-	s.channels = newChannels(s)
-	s.registerSocialChannels()
-	s.registerEmailChannel()
+	s.channels = newChannels(s, cfg.Channels)
+	// the widget socket is Kibo's own route: the chat's one connector serves every
+	// chat inbox
+	s.channels.host(chat.Kind, s.chat)
 	s.outbox = newOutboxWorker(s)
 	s.published = newPublisher(s)
 	s.followups = newFollowupWorker(st, log, cfg.Now, s.inboundFollowups)

@@ -14,27 +14,13 @@ import (
 // tells the agents.
 type sink struct{ s *Server }
 
-// inboxKind is the kind of an inbox, read once: an inbox never changes kind.
-func (s *Server) inboxKind(ctx context.Context, id int64) (string, error) {
-	if k, ok := s.kinds.Load(id); ok {
-		return k.(string), nil
-	}
-	in, err := s.store.Inbox(ctx, id)
-	if err != nil {
-		return "", err
-	}
-	s.kinds.Store(id, in.Kind)
-	return in.Kind, nil
-}
-
 func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.Delivered, error) {
 	s := k.s
-	kind, err := s.inboxKind(ctx, in.InboxID)
+	ch, err := s.channels.of(ctx, in.InboxID)
 	if err != nil {
 		return connectors.Delivered{}, err
 	}
-	inc := store.Incoming{Inbound: in, ReuseOpen: kind != "email"}
-	res, err := s.store.Ingest(ctx, inc)
+	res, err := s.store.Ingest(ctx, store.Incoming{Inbound: in, ReuseOpen: ch.ReuseOpen})
 	if err != nil {
 		if in.ConversationID != 0 && errors.Is(err, store.ErrNotFound) {
 			return connectors.Delivered{}, fmt.Errorf("%w: %w", connectors.ErrConversationGone, err)

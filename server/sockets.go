@@ -45,7 +45,7 @@ func (s *Server) widgetUpgrade(c *fiber.Ctx) error {
 func (s *Server) checkWidgetInbox(c *fiber.Ctx) error {
 	key := c.Query("inbox")
 	in, err := s.store.InboxByPublicKey(c.UserContext(), key)
-	if err != nil || in.Kind != "chat" {
+	if err != nil || in.Kind != chat.Kind {
 		return errNotFound("no chat inbox has the key %q", key)
 	}
 	// refuse a foreign page before the upgrade, so its browser gets a plain 403 (its
@@ -73,27 +73,14 @@ func (s *Server) widgetSocket(conn *websocket.Conn) {
 	s.chat.Serve(handshakeSocket{conn.Conn, h}, key, origin, ip)
 }
 
-func chatInbox(in *store.Inbox) *chat.Inbox {
-	ci := &chat.Inbox{ID: in.ID, Name: in.Name}
-	if list, ok := in.Settings["allowed_origins"].([]any); ok {
-		for _, o := range list {
-			if s, ok := o.(string); ok && s != "" {
-				ci.AllowedOrigins = append(ci.AllowedOrigins, s)
-			}
-		}
-	}
-	ci.IdentitySecret, _ = in.Settings["identity_secret"].(string)
-	ci.BrandColor, _ = in.Settings["brand_color"].(string)
-	ci.Greeting, _ = in.Settings["greeting"].(string)
-	return ci
-}
+func chatInbox(in *store.Inbox) *chat.Inbox { return chat.ParseInbox(in.ID, in.Name, in.Settings) }
 
 // chatBackend is the chat's view of the rest of Kibo.
 type chatBackend struct{ s *Server }
 
 func (b chatBackend) InboxByKey(ctx context.Context, key string) (*chat.Inbox, error) {
 	in, err := b.s.store.InboxByPublicKey(ctx, key)
-	if errors.Is(err, store.ErrNotFound) || err == nil && in.Kind != "chat" {
+	if errors.Is(err, store.ErrNotFound) || err == nil && in.Kind != chat.Kind {
 		return nil, chat.ErrUnknownInbox
 	}
 	if err != nil {

@@ -77,7 +77,7 @@ func seedPerson(t *testing.T, s *Store) person {
 		t.Fatal(err)
 	}
 	// a bounce that could not be parsed, never linked to a message
-	if err := s.Quarantine(ctx, email.ID, "email", []byte("Final-Recipient: rfc822; zq@unique-example.org\r\n\r\nbroken"), "no boundary", nil); err != nil {
+	if err := s.Quarantine(ctx, email.ID, []byte("Final-Recipient: rfc822; zq@unique-example.org\r\n\r\nbroken"), "no boundary", nil); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 2, 3, 8, 0, 0, 0, time.UTC)

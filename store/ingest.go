@@ -567,13 +567,14 @@ func (s *Store) MailCursor(ctx context.Context, inboxID int64) (connectors.MailC
 	return c, err
 }
 
-// Quarantine keeps a message that could not be processed, with its raw source and the
-// reason, and moves the mail cursor past it in the same transaction so it never blocks
-// the messages after it.
-func (s *Store) Quarantine(ctx context.Context, inboxID int64, kind string, raw []byte, reason string, cursor *connectors.MailCursor) error {
+// Quarantine keeps a message that could not be processed, with its raw source (filed
+// under the inbox's kind) and the reason, and moves the mail cursor past it in the
+// same transaction so it never blocks the messages after it.
+func (s *Store) Quarantine(ctx context.Context, inboxID int64, raw []byte, reason string, cursor *connectors.MailCursor) error {
 	return s.tx(ctx, func(tx *Tx) error {
-		if _, err := tx.exec(ctx, `INSERT INTO raw_sources(inbox_id, kind, body, state, error, created_at) VALUES (?, ?, ?, 'quarantined', ?, ?)`,
-			inboxID, kind, raw, reason, formatTime(s.Now())); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO raw_sources(inbox_id, kind, body, state, error, created_at)
+			VALUES (?, (SELECT kind FROM inboxes WHERE id = ?), ?, 'quarantined', ?, ?)`,
+			inboxID, inboxID, raw, reason, formatTime(s.Now())); err != nil {
 			return err
 		}
 		if cursor != nil {

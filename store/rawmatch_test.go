@@ -38,7 +38,7 @@ func TestExportAndErasureMatchWholeAddressesAndIDs(t *testing.T) {
 
 	quarantine := func(raw string) {
 		t.Helper()
-		if err := s.Quarantine(ctx, email.ID, "email", []byte(raw), "broken MIME", nil); err != nil {
+		if err := s.Quarantine(ctx, email.ID, []byte(raw), "broken MIME", nil); err != nil {
 			t.Fatal(err)
 		}
 	}

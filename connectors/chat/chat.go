@@ -125,8 +125,8 @@ func New(b Backend, limits Limits) *Server {
 		newConvs: newAddressBuckets(limits.NewConversationsPerMinute, limits.NewConversationsBurst)}
 }
 
-// Kind is "chat".
-func (s *Server) Kind() string { return "chat" }
+// Kind is the chat's kind.
+func (s *Server) Kind() string { return Kind }
 
 // Run takes the sink and waits until ctx ends: visitors arrive through Serve.
 func (s *Server) Run(ctx context.Context, sink connectors.Sink) error {
@@ -140,12 +140,14 @@ func (s *Server) Run(ctx context.Context, sink connectors.Sink) error {
 	return nil
 }
 
-// Send pushes a stored agent reply to the visitor's open sockets.
+// Send pushes a stored agent reply to the visitor's open sockets, and ends that
+// agent's "is typing" there: the reply is what they were typing.
 func (s *Server) Send(ctx context.Context, m connectors.Outbound) (string, error) {
 	s.Push(m.ConversationID, map[string]any{
 		"type": "message", "id": m.MessageID, "author": map[string]any{"kind": "agent", "name": m.AuthorName},
 		"text": m.Text, "created_at": time.Now().UTC(),
 	})
+	s.Push(m.ConversationID, map[string]any{"type": "typing", "on": false, "name": m.AuthorName})
 	return "", nil
 }
 

@@ -28,7 +28,7 @@ func New(inboxID int64, cfg Config, state connectors.MailState) (*Connector, err
 }
 
 // Kind is "email".
-func (c *Connector) Kind() string { return "email" }
+func (c *Connector) Kind() string { return Kind }
 
 // Run receives mail until ctx ends; see Receiver.Run.
 func (c *Connector) Run(ctx context.Context, sink connectors.Sink) error {

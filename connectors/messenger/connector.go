@@ -3,7 +3,6 @@ package messenger
 import (
 	"context"
 	"errors"
-	"net/url"
 	"time"
 
 	"kibo/connectors"
@@ -19,8 +18,7 @@ const profileTimeout = 5 * time.Second
 var ErrBadSignature = errors.New("messenger: a webhook's X-Hub-Signature-256 did not match the app secret")
 
 // Connector is one Messenger inbox. Messages arrive through the webhook, so Run only
-// waits; the server's webhook handler calls Challenge, VerifyWebhook, ParseWebhook and
-// DeliverMessages.
+// waits; the server's webhook handler calls it as a connectors.Webhook (channel.go).
 type Connector struct {
 	cfg    Config
 	client *Client
@@ -48,11 +46,6 @@ func (c *Connector) Client() *Client { return c.client }
 func (c *Connector) Run(ctx context.Context, sink connectors.Sink) error {
 	<-ctx.Done()
 	return nil
-}
-
-// Challenge answers the subscription handshake with this inbox's verify token.
-func (c *Connector) Challenge(query url.Values) (challenge string, ok bool) {
-	return VerifyChallenge(c.cfg, query)
 }
 
 // VerifyWebhook checks a webhook's signature header against the app secret and reports

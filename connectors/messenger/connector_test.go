@@ -73,8 +73,8 @@ func TestConnectorWebhookFlow(t *testing.T) {
 	}
 
 	q := url.Values{"hub.mode": {"subscribe"}, "hub.verify_token": {"verify-me"}, "hub.challenge": {"CHALLENGE_ACCEPTED"}}
-	if got, ok := c.Challenge(q); !ok || got != "CHALLENGE_ACCEPTED" {
-		t.Errorf("Challenge = %q, %v", got, ok)
+	if got, err := c.Handshake(q); err != nil || string(got.Body) != "CHALLENGE_ACCEPTED" || got.ContentType != "text/plain; charset=utf-8" {
+		t.Errorf("Handshake = %q, %v", got.Body, err)
 	}
 
 	body := readFixture(t, "messages_text.json")
