@@ -566,7 +566,7 @@
         if (!has) { markRows(); if (S.order.length === 1) showFoot(); }
       }
     }
-    if (S.open && S.open.id === c.id) { S.open.conv = c; renderHead(); renderBanner(); }
+    if (S.open && S.open.id === c.id) { S.open.conv = c; renderHead(); renderBanner(); renderSeen(); }
   }
 
   function markRows() {
@@ -625,6 +625,9 @@
       case 'conversation.updated':
         upsert(ev.conversation);
         refreshCounts();
+        break;
+      case 'conversation.seen':
+        contactRead(ev.conversation_id, ev.contact_read_id);
         break;
       case 'typing':
         if (S.open && ev.conversation_id === S.open.id && ev.who === 'contact') showTyping(ev.name, ev.on);
@@ -767,6 +770,7 @@
     // events that arrived while the thread was loading; addMessage drops duplicates
     for (const m of o.early.splice(0)) addMessage(m, true);
     if (!o.msgs.size) o.el.thread.appendChild(h('div', { class: 'empty thread-empty' }, h('p', null, 'No messages yet.')));
+    renderSeen();
     o.el.thread.scrollTop = o.el.thread.scrollHeight;
     if (!conv.unread_count) o.readUpTo = o.lastId;
     markRead();
@@ -1213,8 +1217,37 @@
     if (!cur) return;
     const merged = Object.assign({}, cur.m, m);
     const el = buildMessage(merged);
+    const seen = cur.el.querySelector('.msg-seen');
     cur.el.replaceWith(el);
     o.msgs.set(m.id, { m: merged, el });
+    if (seen) renderSeen();
+  }
+
+  // "Seen" stands on the last of our messages the customer has read: their widget
+  // says how far (contact_read_id), and conversation.seen moves it while we look.
+  function renderSeen() {
+    const o = S.open;
+    if (!o || !o.msgs) return;
+    const upTo = (o.conv && o.conv.contact_read_id) || 0;
+    let last = null;
+    for (const x of o.msgs.values()) {
+      const m = x.m;
+      if (m.id <= upTo && m.direction === 'out' && !m.private && (m.author || {}).kind !== 'system' && (!last || m.id > last.m.id)) last = x;
+    }
+    const mark = last && last.el.querySelector('.msg-meta');
+    for (const e of o.el.thread.querySelectorAll('.msg-seen')) if (e.parentNode !== mark) e.remove();
+    if (mark && !mark.querySelector('.msg-seen')) {
+      mark.appendChild(h('span', { class: 'dlv msg-seen', title: 'The customer has seen this message and the ones before it' }, icon('check'), 'Seen'));
+    }
+  }
+
+  function contactRead(convID, upTo) {
+    const c = S.known.get(convID);
+    if (c && !(c.contact_read_id >= upTo)) S.known.set(convID, Object.assign({}, c, { contact_read_id: upTo }));
+    const o = S.open;
+    if (!o || o.id !== convID || !o.conv || o.conv.contact_read_id >= upTo) return;
+    o.conv = Object.assign({}, o.conv, { contact_read_id: upTo });
+    renderSeen();
   }
 
   async function retry(m, btn) {
