@@ -1006,20 +1006,36 @@
 
   // ---- messages ---------------------------------------------------------------------
 
-  const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+  // linkify:begin: one rule, the same in widget.js and inbox.js (ui_test.go; cases in
+  // server/browser_linkify_test.go). linkParts cuts text into strings and {url, href}:
+  // an http(s) address, without the punctuation that ends a sentence or a bracket it
+  // does not open.
+  function linkParts(text) {
+    var re = /\bhttps?:\/\/[^\s<>"'`]+/gi, out = [], at = 0, m;
+    while ((m = re.exec(text))) {
+      var u = m[0];
+      for (;;) {
+        var last = u.slice(-1);
+        if (/[.,;:!?'"\]}>]/.test(last) || last === ')' && u.split('(').length <= u.split(')').length - 1) u = u.slice(0, -1);
+        else break;
+      }
+      if (m.index > at) out.push(text.slice(at, m.index));
+      var href = null;
+      try {
+        var p = new URL(u);
+        if (p.protocol === 'http:' || p.protocol === 'https:') href = p.href;
+      } catch (e) { /* not an address after all: text */ }
+      out.push(href ? { url: u, href: href } : u);
+      at = re.lastIndex = m.index + u.length;
+    }
+    if (at < text.length) out.push(text.slice(at));
+    return out;
+  }
+  // linkify:end
   // linkify turns plain text into text nodes and links; nothing is parsed as HTML.
   function linkify(text) {
-    const out = [];
-    let last = 0;
-    String(text || '').replace(URL_RE, (m, i) => {
-      if (i > last) out.push(text.slice(last, i));
-      const href = K.safeURL(m);
-      out.push(href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, m) : m);
-      last = i + m.length;
-      return m;
-    });
-    if (last < text.length) out.push(text.slice(last));
-    return out;
+    return linkParts(String(text || '')).map((p) => (typeof p === 'string' ? p
+      : h('a', { href: p.href, target: '_blank', rel: 'noopener noreferrer nofollow' }, p.url)));
   }
 
   // An e-mail's HTML is shown in a sandboxed frame (no scripts, no forms, an opaque
