@@ -83,13 +83,31 @@ type Replies struct {
 	ExternalID func(settings Settings) string
 }
 
-// Draft is a reply as its channel's Check sees it.
+// Draft is a reply before it is stored, as its channel judges it.
 type Draft struct {
 	// LastInboundAt is when the customer last wrote (zero: never).
 	LastInboundAt time.Time
 	Now           time.Time
 	// Tag is the platform message tag the agent asked for (HUMAN_AGENT), or "".
-	Tag string
+	Tag   string
+	Files []Attachment
+}
+
+// AcceptReply says whether the channel takes a reply: its files (Replies.Files and
+// FileTypes), then the channel's own Check. A no is a *Refusal the agent can act on.
+func (ch *Channel) AcceptReply(d Draft) error {
+	for _, f := range d.Files {
+		switch {
+		case !ch.Replies.Files:
+			return &Refusal{Code: "unprocessable", Reason: "files can't be sent through " + ch.Name + " yet: send the reply without them, or attach them to a private note"}
+		case !ch.Replies.Allows(f.ContentType):
+			return &Refusal{Code: "unprocessable", Reason: fmt.Sprintf("%s takes no %s files (%s): send the reply without it, or attach it to a private note", ch.Name, f.ContentType, f.Filename)}
+		}
+	}
+	if ch.Replies.Check != nil {
+		return ch.Replies.Check(d)
+	}
+	return nil
 }
 
 // Refusal is a channel's no to a reply before it is stored: Code names the rule for

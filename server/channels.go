@@ -175,6 +175,11 @@ func (c *channels) get(ctx context.Context, inboxID int64) (connectors.Connector
 	if err != nil {
 		return nil, err
 	}
+	return c.connector(kind, inboxID)
+}
+
+// connector is the connector of an inbox of kind: the hosted one, or the inbox's own.
+func (c *channels) connector(kind string, inboxID int64) (connectors.Connector, error) {
 	if conn := c.hosted[kind]; conn != nil {
 		return conn, nil
 	}

@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
-	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -30,11 +28,19 @@ func (s *Server) replyWithFiles(ctx context.Context, convID int64, agent *store.
 	am := store.AgentMessage{ConversationID: convID, AgentID: agent.ID, AuthorName: agent.Name, Text: text, Private: private, Files: files}
 	var ch *connectors.Channel
 	if !private {
-		if ch, err = s.channels.of(ctx, conv.InboxID); err != nil {
+		if ch, err = s.channels.channel(conv.Channel); err != nil {
 			return nil, err
 		}
-		if err := s.checkReply(ch, conv, tag, files); err != nil {
-			return nil, err
+		// tell the agent before anything is stored, not after the platform refuses
+		d := connectors.Draft{Now: s.cfg.Now(), Tag: tag, Files: files}
+		if conv.LastCustomerMessageAt != nil {
+			d.LastInboundAt = *conv.LastCustomerMessageAt
+		}
+		var r *connectors.Refusal
+		if err := ch.AcceptReply(d); errors.As(err, &r) {
+			return nil, &apiError{fiber.StatusUnprocessableEntity, r.Code, r.Reason}
+		} else if err != nil {
+			return nil, errUnprocessable(err.Error())
 		}
 		if !ch.Replies.Direct {
 			am.Queue = true
@@ -52,7 +58,7 @@ func (s *Server) replyWithFiles(ctx context.Context, convID int64, agent *store.
 	case am.Queue:
 		s.outbox.wake()
 	case ch != nil:
-		s.sendNow(ctx, conv.InboxID, msg)
+		s.sendNow(ctx, conv, msg)
 	}
 	if conv, err = s.store.Conversation(ctx, convID, agent.ID); err == nil {
 		s.publishMessage(conv, msg)
@@ -60,45 +66,13 @@ func (s *Server) replyWithFiles(ctx context.Context, convID int64, agent *store.
 	return msg, nil
 }
 
-// checkReply asks the conversation's channel, before anything is stored, whether it
-// takes this reply: its files, and its window (a refusal names its rule: Messenger's
-// outside_window).
-func (s *Server) checkReply(ch *connectors.Channel, conv *store.Conversation, tag string, files []connectors.Attachment) error {
-	for _, f := range files {
-		switch {
-		case !ch.Replies.Files:
-			return &apiError{fiber.StatusUnprocessableEntity, "unprocessable",
-				"files can't be sent through " + ch.Name + " yet: send the reply without them, or attach them to a private note"}
-		case !ch.Replies.Allows(f.ContentType):
-			return &apiError{fiber.StatusUnprocessableEntity, "unprocessable",
-				fmt.Sprintf("%s takes no %s files (%s): send the reply without it, or attach it to a private note", ch.Name, f.ContentType, f.Filename)}
-		}
-	}
-	if ch.Replies.Check == nil {
-		return nil
-	}
-	var last time.Time
-	if conv.LastCustomerMessageAt != nil {
-		last = *conv.LastCustomerMessageAt
-	}
-	err := ch.Replies.Check(connectors.Draft{LastInboundAt: last, Now: s.cfg.Now(), Tag: tag})
-	var r *connectors.Refusal
-	switch {
-	case errors.As(err, &r):
-		return &apiError{fiber.StatusUnprocessableEntity, r.Code, r.Reason}
-	case err != nil:
-		return errUnprocessable(err.Error())
-	}
-	return nil
-}
-
 // sendNow hands a stored reply to its channel's connector at once (Replies.Direct: the
 // chat pushes it to the visitor's open widgets). Nothing is retried: such a channel
 // reads what it missed from the store.
-func (s *Server) sendNow(ctx context.Context, inboxID int64, msg *store.Message) {
-	conn, err := s.channels.get(ctx, inboxID)
+func (s *Server) sendNow(ctx context.Context, conv *store.Conversation, msg *store.Message) {
+	conn, err := s.channels.connector(conv.Channel, conv.InboxID)
 	if err == nil {
-		_, err = conn.Send(ctx, connectors.Outbound{MessageID: msg.ID, ConversationID: msg.ConversationID, InboxID: inboxID,
+		_, err = conn.Send(ctx, connectors.Outbound{MessageID: msg.ID, ConversationID: conv.ID, InboxID: conv.InboxID,
 			Text: msg.Text, AuthorName: msg.Author.Name})
 	}
 	if err != nil {
