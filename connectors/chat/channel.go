@@ -41,8 +41,8 @@ func validateSettings(_ context.Context, s connectors.Settings, _ netguard.Polic
 			return errors.New("allowed_origins must be a list of origins like https://example.com")
 		}
 		for _, o := range list {
-			os, _ := o.(string)
-			if !strings.HasPrefix(os, "http://") && !strings.HasPrefix(os, "https://") {
+			origin, _ := o.(string)
+			if !strings.HasPrefix(origin, "http://") && !strings.HasPrefix(origin, "https://") {
 				return fmt.Errorf("allowed origin %v must start with http:// or https://", o)
 			}
 		}
@@ -59,8 +59,8 @@ func ParseInbox(id int64, name string, s connectors.Settings) *Inbox {
 	ci := &Inbox{ID: id, Name: name}
 	if list, ok := s["allowed_origins"].([]any); ok {
 		for _, o := range list {
-			if s, ok := o.(string); ok && s != "" {
-				ci.AllowedOrigins = append(ci.AllowedOrigins, s)
+			if origin, ok := o.(string); ok && origin != "" {
+				ci.AllowedOrigins = append(ci.AllowedOrigins, origin)
 			}
 		}
 	}
