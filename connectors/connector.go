@@ -72,6 +72,30 @@ type Inbound struct {
 	Raw      []byte
 	SentAt   time.Time
 	Metadata map[string]string
+	// MailCursor, when set, is the mailbox position this message completes: the sink
+	// commits it in the same transaction as the message (also when the message is a
+	// duplicate), so a receiver that resumes from the stored cursor never skips a
+	// message and never passes an uncommitted one (e-mail's IMAP sync).
+	MailCursor *MailCursor
+}
+
+// MailState is the store's record of a polled mailbox: where its receiver stands, and
+// the quarantine for what it can't process.
+type MailState interface {
+	// Cursor is the position committed for the inbox: zeros before the first message.
+	Cursor(ctx context.Context, inboxID int64) (MailCursor, error)
+	// Quarantine stores a message that cannot be processed (unparseable, no sender,
+	// refused by the store for good) with its raw source and the reason, and moves the
+	// cursor to at, in one transaction, so that one bad message never blocks the ones
+	// after it; the admins are told.
+	Quarantine(ctx context.Context, inboxID int64, at MailCursor, raw []byte, reason string) error
+}
+
+// MailCursor is a position in an IMAP mailbox: its UIDVALIDITY and the highest UID
+// whose message (and every one before it) is stored.
+type MailCursor struct {
+	UIDValidity uint32
+	UID         uint32
 }
 
 // Identity is how a channel knows a person.

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"kibo/store"
+	"kibo/connectors"
 )
 
 // Files an agent attaches to a reply or a note (POST /api/v1/conversations/{id}/messages
@@ -32,8 +32,8 @@ type replyBody struct {
 	Private bool   `json:"private"`
 	// Tag asks for a platform message tag where a reply window has closed
 	// (Messenger's HUMAN_AGENT).
-	Tag   string                     `json:"tag"`
-	Files []store.IncomingAttachment `json:"-"`
+	Tag   string                  `json:"tag"`
+	Files []connectors.Attachment `json:"-"`
 }
 
 func isMultipart(c *fiber.Ctx) bool {
@@ -87,20 +87,20 @@ func readReplyForm(c *fiber.Ctx) (replyBody, error) {
 	return b, nil
 }
 
-func readFormFile(fh *multipart.FileHeader) (store.IncomingAttachment, error) {
+func readFormFile(fh *multipart.FileHeader) (connectors.Attachment, error) {
 	r, err := fh.Open()
 	if err != nil {
-		return store.IncomingAttachment{}, err
+		return connectors.Attachment{}, err
 	}
 	defer r.Close()
 	data, err := io.ReadAll(io.LimitReader(r, maxReplyFile+1))
 	if err != nil {
-		return store.IncomingAttachment{}, err
+		return connectors.Attachment{}, err
 	}
 	if len(data) > maxReplyFile {
-		return store.IncomingAttachment{}, errTooLarge("%q is over %s", fh.Filename, humanBytes(maxReplyFile))
+		return connectors.Attachment{}, errTooLarge("%q is over %s", fh.Filename, humanBytes(maxReplyFile))
 	}
-	return store.IncomingAttachment{
+	return connectors.Attachment{
 		Filename:    cleanUploadName(fh.Filename),
 		ContentType: uploadType(fh.Header.Get(fiber.HeaderContentType), data),
 		Size:        int64(len(data)),
@@ -140,21 +140,6 @@ func uploadType(declared string, data []byte) string {
 
 func errTooLarge(format string, args ...any) error {
 	return &apiError{fiber.StatusRequestEntityTooLarge, "too_large", fmt.Sprintf(format, args...)}
-}
-
-// checkReplyFiles refuses files the conversation's channel cannot send, before
-// anything is stored: Messenger and X take no files from Kibo yet, and the chat widget
-// shows none. A private note stays in Kibo, so it may carry files on any channel.
-func checkReplyFiles(channel string, private bool, files []store.IncomingAttachment) error {
-	if len(files) == 0 || private || channel == "email" {
-		return nil
-	}
-	name := map[string]string{"messenger": "Messenger", "x": "X", "chat": "the chat widget"}[channel]
-	if name == "" {
-		name = channel
-	}
-	return &apiError{fiber.StatusUnprocessableEntity, "unprocessable",
-		"files can't be sent through " + name + " yet: send the reply without them, or attach them to a private note"}
 }
 
 func humanBytes(n int64) string {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-message/mail"
 
+	"kibo/connectors"
 	"kibo/store"
 )
 
@@ -173,8 +174,8 @@ func TestReplyAttachmentLimitsAndChannels(t *testing.T) {
 	k.api("POST", "/api/v1/inboxes", k.adminToken, map[string]any{"kind": "messenger", "name": "Facebook", "settings": map[string]any{
 		"page_id": "106171755573456", "page_access_token": "PAGE-TOKEN", "app_secret": "app-secret", "verify_token": "verify-me", "graph_base_url": graph.URL,
 	}}, &inbox, 201)
-	res, err := k.st.Ingest(t.Context(), store.Incoming{InboxID: num(inbox["id"]), Identity: store.IdentityRef{Kind: "messenger", Scope: "106171755573456", ExternalID: "6738291543210987"},
-		ExternalID: "mid.1", ReuseOpen: true, Text: "hello", SentAt: time.Now()})
+	res, err := k.st.Ingest(t.Context(), store.Incoming{Inbound: connectors.Inbound{InboxID: num(inbox["id"]), Identity: connectors.Identity{Kind: "messenger", Scope: "106171755573456", ExternalID: "6738291543210987"},
+		ExternalID: "mid.1", Text: "hello", SentAt: time.Now()}, ReuseOpen: true})
 	if err != nil {
 		t.Fatal(err)
 	}

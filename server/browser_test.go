@@ -689,6 +689,9 @@ func TestBrowserChatEndToEnd(t *testing.T) {
 	}
 	visitor.waitJS(`"Sam is typing…" to go away with the reply`, wid("kibo-typing")+`.hidden`, 5*time.Second)
 	agent.waitJS("the reply in the agent's thread", threadHas(reply)+` && document.getElementById('reply-text').value === ''`, 5*time.Second)
+	// The open widget says the visitor read it: the agent sees "Seen" on it, live.
+	agent.waitJS(`"Seen" on the reply`, `(() => { const s = document.querySelectorAll('#thread .msg-seen');
+		return s.length === 1 && s[0].closest('.msg').textContent.includes(`+jsq(reply)+`); })()`, 5*time.Second)
 
 	// Stored once each, in order.
 	var texts []string

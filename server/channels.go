@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -10,16 +11,17 @@ import (
 	"kibo/store"
 )
 
-// channelFactory builds the connector of one configured inbox. report tells the
-// settings page whether the channel works.
-type channelFactory func(in *store.Inbox, report func(connected bool, err error)) (connectors.Connector, error)
-
-// channels runs one connector per inbox (the chat server serves every chat inbox) and
-// restarts it when its settings change. A connector that fails is reported on its
-// inbox and retried; it never stops the others.
+// channels knows the channels this Kibo runs (their descriptors, registered in main)
+// and runs one connector per inbox, restarted when its settings change. A connector
+// that fails is reported on its inbox and retried; it never stops the others. A
+// channel with no connector of its own (the chat) is served by one the server hosts.
 type channels struct {
-	s         *Server
-	factories map[string]channelFactory
+	s        *Server
+	registry *connectors.Registry
+	// hosted are the connectors the server runs itself, one for every inbox of their
+	// kind (the chat's, behind the widget socket)
+	hosted map[string]connectors.Connector
+	kinds  sync.Map // inbox id → kind: an inbox never changes kind
 
 	mu      sync.Mutex
 	ctx     context.Context
@@ -32,12 +34,54 @@ type runningChannel struct {
 	cancel context.CancelFunc
 }
 
-func newChannels(s *Server) *channels {
-	return &channels{s: s, factories: map[string]channelFactory{}, running: map[int64]*runningChannel{}}
+func newChannels(s *Server, registry *connectors.Registry) *channels {
+	return &channels{s: s, registry: registry, hosted: map[string]connectors.Connector{}, running: map[int64]*runningChannel{}}
 }
 
-// register adds the factory for an inbox kind.
-func (c *channels) register(kind string, f channelFactory) { c.factories[kind] = f }
+// host makes conn the connector of every inbox of kind.
+func (c *channels) host(kind string, conn connectors.Connector) { c.hosted[kind] = conn }
+
+// channel is the descriptor of a kind; an unknown kind is the admin's mistake.
+func (c *channels) channel(kind string) (*connectors.Channel, error) {
+	if ch, ok := c.registry.Lookup(kind); ok {
+		return ch, nil
+	}
+	return nil, errUnprocessable(fmt.Sprintf("this Kibo has no %q channel: kind must be one of %s", kind, strings.Join(c.registry.Kinds(), ", ")))
+}
+
+// kindOf is the kind of an inbox, read once.
+func (c *channels) kindOf(ctx context.Context, inboxID int64) (string, error) {
+	if k, ok := c.kinds.Load(inboxID); ok {
+		return k.(string), nil
+	}
+	in, err := c.s.store.Inbox(ctx, inboxID)
+	if err != nil {
+		return "", err
+	}
+	c.kinds.Store(inboxID, in.Kind)
+	return in.Kind, nil
+}
+
+// of is the descriptor of an inbox's channel.
+func (c *channels) of(ctx context.Context, inboxID int64) (*connectors.Channel, error) {
+	kind, err := c.kindOf(ctx, inboxID)
+	if err != nil {
+		return nil, err
+	}
+	ch, ok := c.registry.Lookup(kind)
+	if !ok {
+		return nil, fmt.Errorf("this Kibo has no %s channel (inbox %d)", kind, inboxID)
+	}
+	return ch, nil
+}
+
+// connect builds the connector of an inbox; report hears how it fares.
+func (c *channels) connect(ch *connectors.Channel, in *store.Inbox, report func(bool, error)) (connectors.Connector, error) {
+	return ch.Connect(connectors.Inbox{ID: in.ID, Name: in.Name, Settings: in.Settings}, connectors.Env{
+		Report: report, Log: c.s.log.With("inbox", in.ID), AllowPrivateHosts: c.s.cfg.AllowPrivateHosts,
+		Mail: mailState{c.s.store, c.s},
+	})
+}
 
 func (c *channels) start(ctx context.Context) {
 	c.mu.Lock()
@@ -56,7 +100,8 @@ func (c *channels) start(ctx context.Context) {
 // restart (re)builds and runs the connector of an inbox after it was created or
 // changed.
 func (c *channels) restart(in *store.Inbox) {
-	if in.Kind == "chat" {
+	ch, ok := c.registry.Lookup(in.Kind)
+	if !ok || ch.Connect == nil {
 		return
 	}
 	c.mu.Lock()
@@ -68,13 +113,9 @@ func (c *channels) restart(in *store.Inbox) {
 		old.cancel()
 		delete(c.running, in.ID)
 	}
-	f := c.factories[in.Kind]
-	if f == nil {
-		return
-	}
 	id := in.ID
 	report := func(connected bool, err error) { c.report(id, connected, err) }
-	conn, err := f(in, report)
+	conn, err := c.connect(ch, in, report)
 	if err != nil {
 		report(false, err)
 		return
@@ -130,12 +171,17 @@ func (c *channels) report(inboxID int64, connected bool, err error) {
 
 // get returns the connector that sends for an inbox.
 func (c *channels) get(ctx context.Context, inboxID int64) (connectors.Connector, error) {
-	kind, err := c.s.inboxKind(ctx, inboxID)
+	kind, err := c.kindOf(ctx, inboxID)
 	if err != nil {
 		return nil, err
 	}
-	if kind == "chat" {
-		return c.s.chat, nil
+	return c.connector(kind, inboxID)
+}
+
+// connector is the connector of an inbox of kind: the hosted one, or the inbox's own.
+func (c *channels) connector(kind string, inboxID int64) (connectors.Connector, error) {
+	if conn := c.hosted[kind]; conn != nil {
+		return conn, nil
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"kibo/connectors"
 	"kibo/store"
 )
 
@@ -33,8 +34,8 @@ func TestFollowupsSurviveACrash(t *testing.T) {
 	errs := make(chan error, backlog)
 	for i := range backlog {
 		go func() {
-			_, err := st.Ingest(ctx, store.Incoming{InboxID: in.ID, Identity: store.IdentityRef{Kind: "visitor", Scope: scope, ExternalID: fmt.Sprintf("v%d", i%500)},
-				ClientID: fmt.Sprintf("c%d", i), Text: "where is my parcel?", ReuseOpen: true})
+			_, err := st.Ingest(ctx, store.Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: connectors.Identity{Kind: "visitor", Scope: scope, ExternalID: fmt.Sprintf("v%d", i%500)},
+				ClientID: fmt.Sprintf("c%d", i), Text: "where is my parcel?"}, ReuseOpen: true})
 			errs <- err
 		}()
 	}
@@ -43,8 +44,8 @@ func TestFollowupsSurviveACrash(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	dsar, err := st.Ingest(ctx, store.Incoming{InboxID: in.ID, Identity: store.IdentityRef{Kind: "visitor", Scope: scope, ExternalID: "gdpr"},
-		ClientID: "last", Text: "Under Article 17 GDPR please erase all personal data you hold about me."})
+	dsar, err := st.Ingest(ctx, store.Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: connectors.Identity{Kind: "visitor", Scope: scope, ExternalID: "gdpr"},
+		ClientID: "last", Text: "Under Article 17 GDPR please erase all personal data you hold about me."}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -87,14 +87,15 @@ func (s *Server) queueAlertEmail(ctx context.Context, to, subject, text, dedupeK
 	return err
 }
 
-// alertSender finds the e-mail channel alerts go out through.
+// alertSender finds the e-mail channel alerts go out through: an alert is an e-mail to
+// an agent's address, whatever channels the customers write on.
 func (w *outboxWorker) alertSender(ctx context.Context) (connectors.Connector, error) {
 	inboxes, err := w.s.store.Inboxes(ctx)
 	if err != nil {
 		return nil, err
 	}
 	for _, in := range inboxes {
-		if in.Kind == "email" {
+		if in.Kind == email.Kind {
 			return w.s.channels.get(ctx, in.ID)
 		}
 	}
@@ -109,7 +110,7 @@ func (w *outboxWorker) send(ctx context.Context, it *store.OutboxItem) {
 	if it.Kind == "alert" {
 		var p outboxPayload
 		json.Unmarshal([]byte(it.PayloadJSON), &p)
-		out = connectors.Outbound{Recipient: connectors.Identity{Kind: "email", ExternalID: p.To, Email: p.To}, Subject: p.Subject, Text: p.Text, AuthorName: "Kibo"}
+		out = connectors.Outbound{Recipient: connectors.Identity{Kind: email.Kind, ExternalID: p.To, Email: p.To}, Subject: p.Subject, Text: p.Text, AuthorName: "Kibo"}
 		conn, err = w.alertSender(ctx)
 	} else {
 		out, err = w.outbound(ctx, it)

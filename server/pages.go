@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/connectors/chat"
 	"kibo/ui"
 )
 
@@ -230,7 +231,7 @@ func (s *Server) demoPage(c *fiber.Ctx) error {
 	}
 	key := ""
 	for _, in := range inboxes {
-		if in.Kind == "chat" {
+		if in.Kind == chat.Kind {
 			key = in.PublicKey
 			break
 		}

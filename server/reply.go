@@ -2,63 +2,63 @@ package server
 
 import (
 	"context"
-	"strings"
-	"time"
+	"errors"
+
+	"github.com/gofiber/fiber/v2"
 
 	"kibo/connectors"
-	"kibo/connectors/messenger"
+	"kibo/connectors/email"
 	"kibo/store"
 )
 
-// reply stores an agent's reply or note and sends it on the conversation's channel: at
-// once for chat (the widget reads from the store), through the outbox for the others.
+// reply stores an agent's reply or note and sends it on the conversation's channel.
 func (s *Server) reply(ctx context.Context, convID int64, agent *store.Agent, text string, private bool, tag string) (*store.Message, error) {
 	return s.replyWithFiles(ctx, convID, agent, text, private, tag, nil)
 }
 
 // replyWithFiles is reply with attached files (attachments.go): stored with the
-// message in one transaction, sent by the outbox with it.
-func (s *Server) replyWithFiles(ctx context.Context, convID int64, agent *store.Agent, text string, private bool, tag string, files []store.IncomingAttachment) (*store.Message, error) {
+// message in one transaction. The channel's descriptor says whether it takes the reply
+// (its files, its window) and how it goes: through the outbox, or handed to the
+// connector as soon as it is stored (connectors.Replies). A note never leaves Kibo.
+func (s *Server) replyWithFiles(ctx context.Context, convID int64, agent *store.Agent, text string, private bool, tag string, files []connectors.Attachment) (*store.Message, error) {
 	conv, err := s.store.Conversation(ctx, convID, agent.ID)
 	if err != nil {
 		return nil, err
 	}
-	if err := checkReplyFiles(conv.Channel, private, files); err != nil {
-		return nil, err
-	}
-	if !private && conv.Channel == "messenger" {
-		// tell the agent before sending, not after Facebook refuses
-		var last time.Time
-		if conv.LastCustomerMessageAt != nil {
-			last = *conv.LastCustomerMessageAt
-		}
-		switch messenger.ReplyWindow(last, s.cfg.Now()) {
-		case messenger.WindowHumanAgent:
-			if tag != messenger.HumanAgentTag {
-				return nil, &apiError{422, "outside_window", "the customer last wrote more than 24 hours ago: Messenger takes a reply now only with the HUMAN_AGENT tag (send with \"tag\":\"HUMAN_AGENT\" if your page has that permission)"}
-			}
-		case messenger.WindowClosed:
-			return nil, &apiError{422, "outside_window", "the customer last wrote more than 7 days ago: Messenger takes no reply until they write again"}
-		}
-	}
 	am := store.AgentMessage{ConversationID: convID, AgentID: agent.ID, AuthorName: agent.Name, Text: text, Private: private, Files: files}
-	if !private && conv.Channel != "chat" {
-		am.Queue = true
-		am.OutboxPayload = outboxPayload{Tag: tag}
-		if conv.Channel == "email" {
-			am.ExternalID = newMessageID(s.inboxAddress(ctx, conv.InboxID))
+	var ch *connectors.Channel
+	if !private {
+		if ch, err = s.channels.channel(conv.Channel); err != nil {
+			return nil, err
+		}
+		// tell the agent before anything is stored, not after the platform refuses
+		d := connectors.Draft{Now: s.cfg.Now(), Tag: tag, Files: files}
+		if conv.LastCustomerMessageAt != nil {
+			d.LastInboundAt = *conv.LastCustomerMessageAt
+		}
+		var r *connectors.Refusal
+		if err := ch.AcceptReply(d); errors.As(err, &r) {
+			return nil, &apiError{fiber.StatusUnprocessableEntity, r.Code, r.Reason}
+		} else if err != nil {
+			return nil, errUnprocessable(err.Error())
+		}
+		if !ch.Replies.Direct {
+			am.Queue = true
+			am.OutboxPayload = outboxPayload{Tag: tag}
+		}
+		if ch.Replies.ExternalID != nil {
+			am.ExternalID = ch.Replies.ExternalID(s.inboxSettings(ctx, conv.InboxID))
 		}
 	}
 	msg, err := s.store.AddAgentMessage(ctx, am)
 	if err != nil {
 		return nil, err
 	}
-	if !private && conv.Channel == "chat" {
-		s.chat.Send(ctx, connectors.Outbound{MessageID: msg.ID, ConversationID: convID, Text: msg.Text, AuthorName: agent.Name})
-		s.chat.Push(convID, map[string]any{"type": "typing", "on": false, "name": agent.Name})
-	}
-	if am.Queue {
+	switch {
+	case am.Queue:
 		s.outbox.wake()
+	case ch != nil:
+		s.sendNow(ctx, conv, msg)
 	}
 	if conv, err = s.store.Conversation(ctx, convID, agent.ID); err == nil {
 		s.publishMessage(conv, msg)
@@ -66,21 +66,33 @@ func (s *Server) replyWithFiles(ctx context.Context, convID int64, agent *store.
 	return msg, nil
 }
 
-// newMessageID makes the Message-ID an e-mail reply goes out with; it is stored with
-// the reply before sending so a customer's answer threads onto it whatever happens.
-func newMessageID(address string) string {
-	domain := "kibo.invalid"
-	if _, d, ok := strings.Cut(address, "@"); ok && d != "" {
-		domain = d
+// sendNow hands a stored reply to its channel's connector at once (Replies.Direct: the
+// chat pushes it to the visitor's open widgets). Nothing is retried: such a channel
+// reads what it missed from the store.
+func (s *Server) sendNow(ctx context.Context, conv *store.Conversation, msg *store.Message) {
+	conn, err := s.channels.connector(conv.Channel, conv.InboxID)
+	if err == nil {
+		_, err = conn.Send(ctx, connectors.Outbound{MessageID: msg.ID, ConversationID: conv.ID, InboxID: conv.InboxID,
+			Text: msg.Text, AuthorName: msg.Author.Name})
 	}
-	return "<" + NewSecret(18) + "@" + domain + ">"
+	if err != nil {
+		s.log.Warn("send a reply at once", "message", msg.ID, "err", err)
+	}
 }
 
-func (s *Server) inboxAddress(ctx context.Context, inboxID int64) string {
+// inboxSettings are an inbox's settings as its channel reads them (nil when it is gone).
+func (s *Server) inboxSettings(ctx context.Context, inboxID int64) connectors.Settings {
 	in, err := s.store.Inbox(ctx, inboxID)
 	if err != nil {
-		return ""
+		return nil
 	}
-	a, _ := in.Settings["address"].(string)
-	return a
+	return in.Settings
+}
+
+// newMessageID and inboxAddress serve the incident fan-out (broadcast.go), which still
+// asks for e-mail by name; a reply asks its channel (Replies.ExternalID).
+func newMessageID(address string) string { return email.NewMessageID(address) }
+
+func (s *Server) inboxAddress(ctx context.Context, inboxID int64) string {
+	return s.inboxSettings(ctx, inboxID).String("address")
 }

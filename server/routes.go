@@ -32,11 +32,10 @@ func (s *Server) routes() {
 	app.Get("/status", s.statusPage)
 	app.Get("/status.json", s.statusJSON)
 
-	// webhooks (authenticated by the platform's signature, checked by the channel)
-	app.Get("/webhooks/messenger/:inbox", s.webhook)
-	app.Post("/webhooks/messenger/:inbox", s.webhook)
-	app.Get("/webhooks/x/:inbox", s.webhook)
-	app.Post("/webhooks/x/:inbox", s.webhook)
+	// webhooks of the channels that take them (authenticated by the platform's
+	// signature, checked by the channel: webhooks.go)
+	app.Get("/webhooks/:kind/:inbox", s.webhook)
+	app.Post("/webhooks/:kind/:inbox", s.webhook)
 
 	// agent pages
 	app.Get("/", func(c *fiber.Ctx) error { return c.Redirect("/inbox", fiber.StatusSeeOther) })

@@ -36,10 +36,8 @@ var routeGuards = map[string]string{
 	"GET /status":       anyone,
 	"GET /status.json":  anyone,
 
-	"GET /webhooks/messenger/:inbox":  anyone,
-	"POST /webhooks/messenger/:inbox": anyone,
-	"GET /webhooks/x/:inbox":          anyone,
-	"POST /webhooks/x/:inbox":         anyone,
+	"GET /webhooks/:kind/:inbox":  anyone,
+	"POST /webhooks/:kind/:inbox": anyone,
 
 	"GET /":              anyone, // to /inbox
 	"GET /inbox":         agent,

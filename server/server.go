@@ -22,6 +22,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/connectors"
 	"kibo/connectors/chat"
 	"kibo/connectors/netguard"
 	"kibo/server/alerts"
@@ -64,6 +65,9 @@ type Config struct {
 	MaxHandshakes    int
 	HandshakeTimeout time.Duration
 	Chat             chat.Limits
+	// Channels are the channels this Kibo runs (cmd/kibo registers them, one line
+	// each); nil runs none, which suits tests of the workers alone.
+	Channels *connectors.Registry
 	// AllowPrivateHosts lets the hosts an admin types (IMAP and SMTP servers, the
 	// Messenger and X API base URLs, the alerts webhook) be loopback, private or
 	// link-local addresses (netguard). Off, they are refused when saved and on every
@@ -162,9 +166,10 @@ func New(cfg Config, st *store.Store, log *slog.Logger) (*Server, error) {
 		handshakeSlots: newGate(cfg.MaxHandshakes, 0), tokenUse: newTokenUse(cfg.TokenUseEvery), proxies: proxies,
 		logins: newLoginThrottle(cfg.Now), auth: newAuthCache(cfg.Now)}
 	s.chat = chat.New(chatBackend{s}, cfg.Chat)
-	s.channels = newChannels(s)
-	s.registerSocialChannels()
-	s.registerEmailChannel()
+	s.channels = newChannels(s, cfg.Channels)
+	// the widget socket is Kibo's own route: the chat's one connector serves every
+	// chat inbox
+	s.channels.host(chat.Kind, s.chat)
 	s.outbox = newOutboxWorker(s)
 	s.published = newPublisher(s, 8192)
 	s.newWorkflows()

@@ -16,7 +16,11 @@ import (
 
 	"github.com/gorilla/websocket"
 
+	"kibo/connectors"
 	"kibo/connectors/chat"
+	"kibo/connectors/email"
+	"kibo/connectors/messenger"
+	"kibo/connectors/x"
 	"kibo/store"
 )
 
@@ -57,7 +61,7 @@ func startKiboTuned(t *testing.T, now func() time.Time, tune func(*Config)) *tes
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := Config{OutboxInterval: 100 * time.Millisecond, RetryBase: 50 * time.Millisecond, Chat: chat.Limits{MessagesPerSecond: 1000, Burst: 1000}, Now: now,
 		// the tests' Dovecot, SMTP, Graph API and X servers listen on loopback
-		AllowPrivateHosts: true}
+		AllowPrivateHosts: true, Channels: testChannels()}
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -90,6 +94,12 @@ func startKiboTuned(t *testing.T, now func() time.Time, tune func(*Config)) *tes
 	k.inboxID = int64(inbox["id"].(float64))
 	k.publicKey = inbox["public_key"].(string)
 	return k
+}
+
+// testChannels are the channels cmd/kibo registers; a test may register one of its
+// own (channel_test.go).
+func testChannels() *connectors.Registry {
+	return connectors.NewRegistry(chat.Channel(), email.Channel(), messenger.Channel(), x.Channel())
 }
 
 // api calls the API with a bearer token and checks the status.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"sync"
 	"sync/atomic"
 
 	"kibo/connectors"
@@ -17,53 +15,13 @@ import (
 // tells the agents.
 type sink struct{ s *Server }
 
-var inboxKinds sync.Map // inbox id → kind; an inbox never changes kind
-
-func (s *Server) inboxKind(ctx context.Context, id int64) (string, error) {
-	if k, ok := inboxKinds.Load(id); ok {
-		return k.(string), nil
-	}
-	in, err := s.store.Inbox(ctx, id)
-	if err != nil {
-		return "", err
-	}
-	inboxKinds.Store(id, in.Kind)
-	return in.Kind, nil
-}
-
 func (k sink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.Delivered, error) {
 	s := k.s
-	kind, err := s.inboxKind(ctx, in.InboxID)
+	ch, err := s.channels.of(ctx, in.InboxID)
 	if err != nil {
 		return connectors.Delivered{}, err
 	}
-	inc := store.Incoming{
-		InboxID: in.InboxID,
-		Identity: store.IdentityRef{
-			Kind: in.Identity.Kind, Scope: in.Identity.Scope, ExternalID: in.Identity.ExternalID,
-			Name: in.Identity.Name, Email: in.Identity.Email, Handle: in.Identity.Handle,
-			EmailVerified: in.Identity.EmailVerified, NameUnverified: in.Identity.NameUnverified,
-		},
-		ExternalID: in.ExternalID, ClientID: in.ClientID, ConversationID: in.ConversationID,
-		ThreadRefs: in.ThreadRefs, SubjectToken: in.SubjectToken, NewThread: in.NewThread,
-		ReuseOpen: kind != "email",
-		Subject:   in.Subject, Text: in.Text, HTML: in.HTML, Echo: in.Echo, Auto: in.Auto,
-		Raw: in.Raw, RawKind: kind, SentAt: in.SentAt, Metadata: in.Metadata,
-	}
-	for _, a := range in.Attachments {
-		inc.Attachments = append(inc.Attachments, store.IncomingAttachment{
-			Filename: a.Filename, ContentType: a.ContentType, URL: a.URL, ContentID: a.ContentID,
-			Size: a.Size, Data: a.Data, TooLarge: a.TooLarge,
-		})
-	}
-	if v, u := in.Metadata["imap_uidvalidity"], in.Metadata["imap_uid"]; v != "" && u != "" {
-		vv, err1 := strconv.ParseUint(v, 10, 32)
-		uu, err2 := strconv.ParseUint(u, 10, 32)
-		if err1 == nil && err2 == nil {
-			inc.MailCursor = &store.MailCursor{UIDValidity: uint32(vv), UID: uint32(uu)}
-		}
-	}
-	res, err := s.store.Ingest(ctx, inc)
+	res, err := s.store.Ingest(ctx, store.Incoming{Inbound: in, ReuseOpen: ch.ReuseOpen})
 	if err != nil {
 		if in.ConversationID != 0 && errors.Is(err, store.ErrNotFound) {
 			return connectors.Delivered{}, fmt.Errorf("%w: %w", connectors.ErrConversationGone, err)

@@ -42,65 +42,51 @@ func (s *Server) widgetUpgrade(c *fiber.Ctx) error {
 	return nil
 }
 
+// checkWidgetInbox is the widget socket's one lookup and one check: the chat inbox of
+// the page's key, and the page's origin against it. What it finds goes to chat.Serve
+// with the socket.
 func (s *Server) checkWidgetInbox(c *fiber.Ctx) error {
 	key := c.Query("inbox")
 	in, err := s.store.InboxByPublicKey(c.UserContext(), key)
-	if err != nil || in.Kind != "chat" {
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && in.Kind != chat.Kind:
 		return errNotFound("no chat inbox has the key %q", key)
+	case err != nil:
+		// Kibo's failure, not the page's: the widget keeps its token and comes back
+		return errBusy("the chat is not available this moment: try again shortly")
 	}
 	// refuse a foreign page before the upgrade, so its browser gets a plain 403 (its
 	// widget then asks /widget/check why, widget_origin.go)
-	if !chat.OriginAllowed(chatInbox(in).AllowedOrigins, c.Get(fiber.HeaderOrigin)) {
+	inbox := chatInbox(in)
+	if !chat.OriginAllowed(inbox.AllowedOrigins, c.Get(fiber.HeaderOrigin)) {
 		s.refusals.refused(s, in, c.Get(fiber.HeaderOrigin))
 		return errForbidden("this page's origin may not open this chat")
 	}
-	c.Locals("inbox_key", key)
-	c.Locals("origin", c.Get(fiber.HeaderOrigin))
+	c.Locals("inbox", inbox)
 	c.Locals("ip", s.clientIP(c))
 	return nil
 }
 
 func (s *Server) widgetSocket(conn *websocket.Conn) {
-	key, _ := conn.Locals("inbox_key").(string)
-	origin, _ := conn.Locals("origin").(string)
+	inbox, _ := conn.Locals("inbox").(*chat.Inbox)
 	ip, _ := conn.Locals("ip").(string)
 	h, _ := conn.Locals("handshake").(*handshake)
+	if inbox == nil {
+		conn.Close()
+		return
+	}
 	if h == nil {
-		s.chat.Serve(conn.Conn, key, origin, ip)
+		s.chat.Serve(conn.Conn, inbox, ip)
 		return
 	}
 	defer h.done()
-	s.chat.Serve(handshakeSocket{conn.Conn, h}, key, origin, ip)
+	s.chat.Serve(handshakeSocket{conn.Conn, h}, inbox, ip)
 }
 
-func chatInbox(in *store.Inbox) *chat.Inbox {
-	ci := &chat.Inbox{ID: in.ID, Name: in.Name}
-	if list, ok := in.Settings["allowed_origins"].([]any); ok {
-		for _, o := range list {
-			if s, ok := o.(string); ok && s != "" {
-				ci.AllowedOrigins = append(ci.AllowedOrigins, s)
-			}
-		}
-	}
-	ci.IdentitySecret, _ = in.Settings["identity_secret"].(string)
-	ci.BrandColor, _ = in.Settings["brand_color"].(string)
-	ci.Greeting, _ = in.Settings["greeting"].(string)
-	return ci
-}
+func chatInbox(in *store.Inbox) *chat.Inbox { return chat.ParseInbox(in.ID, in.Name, in.Settings) }
 
 // chatBackend is the chat's view of the rest of Kibo.
 type chatBackend struct{ s *Server }
-
-func (b chatBackend) InboxByKey(ctx context.Context, key string) (*chat.Inbox, error) {
-	in, err := b.s.store.InboxByPublicKey(ctx, key)
-	if errors.Is(err, store.ErrNotFound) || err == nil && in.Kind != "chat" {
-		return nil, chat.ErrUnknownInbox
-	}
-	if err != nil {
-		return nil, err
-	}
-	return chatInbox(in), nil
-}
 
 func (b chatBackend) Conversation(ctx context.Context, inboxID int64, id connectors.Identity) (int64, error) {
 	_, conv, err := b.s.store.VisitorConversation(ctx, inboxID, id.Kind, id.Scope, id.ExternalID)
@@ -132,7 +118,21 @@ func (b chatBackend) VisitorTyping(inboxID, conversationID int64, name string, o
 	b.s.hub.Ephemeral(map[string]any{"type": "typing", "conversation_id": conversationID, "who": "contact", "name": name, "on": on}, nil)
 }
 
-func (b chatBackend) VisitorRead(conversationID, upTo int64) {}
+// VisitorRead keeps how far the visitor has read (the agents see "Seen" on that
+// message) and tells the open pages. It runs on the socket's reader: a visitor who
+// sends reads faster than the store writes them waits for the store, nobody else.
+func (b chatBackend) VisitorRead(conversationID, upTo int64) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	readID, moved, err := b.s.store.ContactRead(ctx, conversationID, upTo)
+	if err != nil {
+		b.s.log.Warn("store a visitor's read", "conversation", conversationID, "err", err)
+		return
+	}
+	if moved {
+		b.s.hub.Publish(map[string]any{"type": "conversation.seen", "conversation_id": conversationID, "contact_read_id": readID})
+	}
+}
 
 // ---- the agents' real-time socket
 

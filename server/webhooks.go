@@ -2,47 +2,21 @@ package server
 
 import (
 	"context"
-	"strings"
+	"errors"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
 
 	"kibo/connectors"
-	"kibo/connectors/messenger"
-	"kibo/connectors/x"
-	"kibo/store"
 )
 
-// registerSocialChannels adds the Messenger and X connectors to the channel registry.
-func (s *Server) registerSocialChannels() {
-	s.channels.register("messenger", func(in *store.Inbox, report func(bool, error)) (connectors.Connector, error) {
-		str := func(k string) string { v, _ := in.Settings[k].(string); return v }
-		return messenger.New(messenger.Config{
-			PageID: str("page_id"), PageAccessToken: str("page_access_token"), AppSecret: str("app_secret"),
-			VerifyToken: str("verify_token"), GraphBaseURL: str("graph_base_url"), OnStatus: report,
-			AllowPrivateHosts: s.cfg.AllowPrivateHosts,
-		})
-	})
-	s.channels.register("x", func(in *store.Inbox, report func(bool, error)) (connectors.Connector, error) {
-		str := func(k string) string { v, _ := in.Settings[k].(string); return v }
-		poll, _ := time.ParseDuration(str("poll_interval"))
-		return x.New(x.Config{
-			InboxID: in.ID, UserID: str("user_id"), ConsumerKey: str("consumer_key"), ConsumerSecret: str("consumer_secret"),
-			AccessToken: str("access_token"), AccessSecret: str("access_secret"), APIBaseURL: str("api_base_url"),
-			PollInterval: poll, OnStatus: report, AllowPrivateHosts: s.cfg.AllowPrivateHosts,
-		})
-	})
-}
-
-// webhook takes a platform's call for an inbox: the verification handshake on GET;
-// on POST the signature over the raw body, then the events. The raw body is stored
-// before processing, so a crash in between loses nothing (it is processed again at
-// start); malformed JSON is refused with 400 and stores nothing.
+// webhook takes a platform's call for an inbox, at /webhooks/{kind}/{inbox}; the
+// inbox's connector answers it (connectors.Webhook). GET is the verification
+// handshake. A POST's signature is checked over the raw body, then the body is parsed
+// and stored before processing, so a crash in between loses nothing (it is processed
+// again at start); a malformed body is refused with 400 and stores nothing.
 func (s *Server) webhook(c *fiber.Ctx) error {
-	kind := "messenger"
-	if strings.HasPrefix(c.Path(), "/webhooks/x/") {
-		kind = "x"
-	}
+	kind := c.Params("kind")
 	id, err := paramID(c, "inbox")
 	if err != nil {
 		return err
@@ -56,69 +30,48 @@ func (s *Server) webhook(c *fiber.Ctx) error {
 	if err != nil {
 		return &apiError{fiber.StatusServiceUnavailable, "unavailable", err.Error()}
 	}
-	switch ch := conn.(type) {
-	case *messenger.Connector:
-		if c.Method() == fiber.MethodGet {
-			challenge, ok := ch.Challenge(queryValues(c))
-			if !ok {
-				return errForbidden("the verify token does not match, or hub.challenge is not a plain token")
-			}
-			c.Set("X-Content-Type-Options", "nosniff")
-			c.Type("txt")
-			return c.SendString(challenge)
-		}
-		body := append([]byte(nil), c.Body()...)
-		if !ch.VerifyWebhook(c.Get(messenger.SignatureHeader), body) {
-			return errForbidden("the X-Hub-Signature-256 signature does not match")
-		}
-		events, err := messenger.ParseWebhook(id, body)
-		if err != nil {
+	hook, ok := conn.(connectors.Webhook)
+	if !ok {
+		return errNotFound("inbox %d takes no webhooks", id)
+	}
+	if c.Method() == fiber.MethodGet {
+		answer, err := hook.Handshake(queryValues(c))
+		switch {
+		case errors.Is(err, connectors.ErrMalformed):
 			return errBadRequest("%v", err)
+		case err != nil:
+			return errForbidden(err.Error())
 		}
-		rawID, err := s.store.StoreWebhook(ctx, id, "messenger-webhook", body)
-		if err != nil {
-			return err
-		}
-		s.processWebhook(rawID, func(ctx context.Context) error { return ch.DeliverMessages(ctx, sink{s}, events) })
-		for _, r := range events.Receipts {
-			s.hub.Ephemeral(map[string]any{"type": "receipt", "inbox_id": id, "kind": r.Kind, "external_ids": r.MIDs, "watermark": r.Watermark}, nil)
-		}
-		return c.SendString("EVENT_RECEIVED")
-	case *x.Connector:
-		if c.Method() == fiber.MethodGet {
-			token := c.Query("crc_token")
-			if token == "" {
-				return errBadRequest("crc_token is missing")
-			}
-			answer, err := ch.CRC(token)
-			if err != nil {
-				return errBadRequest("%v", err)
-			}
-			return c.JSON(fiber.Map{"response_token": answer})
-		}
-		body := append([]byte(nil), c.Body()...)
-		if !ch.VerifyWebhook(c.Get(x.SignatureHeader), body) {
-			return errForbidden("the x-twitter-webhooks-signature does not match")
-		}
-		msgs, err := ch.ParseWebhook(body)
-		if err != nil {
-			return errBadRequest("%v", err)
-		}
-		rawID, err := s.store.StoreWebhook(ctx, id, "x-webhook", body)
-		if err != nil {
-			return err
-		}
-		s.processWebhook(rawID, func(ctx context.Context) error {
-			for _, m := range msgs {
-				if _, err := (sink{s}).Deliver(ctx, m); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
+		c.Set("X-Content-Type-Options", "nosniff")
+		return sendAnswer(c, answer)
+	}
+	body := append([]byte(nil), c.Body()...)
+	if err := hook.Verify(func(name string) string { return c.Get(name) }, body); err != nil {
+		return errForbidden(err.Error())
+	}
+	events, err := hook.Parse(body)
+	if err != nil {
+		return errBadRequest("%v", err)
+	}
+	rawID, err := s.store.StoreWebhook(ctx, id, kind+"-webhook", body)
+	if err != nil {
+		return err
+	}
+	s.processWebhook(rawID, func(ctx context.Context) error { return hook.Deliver(ctx, sink{s}, events) })
+	for _, r := range events.Receipts {
+		s.hub.Ephemeral(map[string]any{"type": "receipt", "inbox_id": id, "kind": r.Kind, "external_ids": r.ExternalIDs, "watermark": r.Watermark}, nil)
+	}
+	return sendAnswer(c, events.Ack)
+}
+
+func sendAnswer(c *fiber.Ctx, a connectors.WebhookAnswer) error {
+	if a.ContentType != "" {
+		c.Set(fiber.HeaderContentType, a.ContentType)
+	}
+	if len(a.Body) == 0 {
 		return c.SendStatus(fiber.StatusOK)
 	}
-	return errNotFound("inbox %d takes no webhooks", id)
+	return c.Send(a.Body)
 }
 
 // processWebhook turns a stored webhook body into messages, then forgets the body
@@ -148,22 +101,12 @@ func (s *Server) replayWebhooks(ctx context.Context) {
 		if err != nil {
 			continue
 		}
-		switch ch := conn.(type) {
-		case *messenger.Connector:
-			if ev, err := messenger.ParseWebhook(p.InboxID, p.Body); err == nil {
-				s.processWebhook(p.ID, func(ctx context.Context) error { return ch.DeliverMessages(ctx, sink{s}, ev) })
-			}
-		case *x.Connector:
-			if msgs, err := ch.ParseWebhook(p.Body); err == nil {
-				s.processWebhook(p.ID, func(ctx context.Context) error {
-					for _, m := range msgs {
-						if _, err := (sink{s}).Deliver(ctx, m); err != nil {
-							return err
-						}
-					}
-					return nil
-				})
-			}
+		hook, ok := conn.(connectors.Webhook)
+		if !ok {
+			continue
+		}
+		if events, err := hook.Parse(p.Body); err == nil {
+			s.processWebhook(p.ID, func(ctx context.Context) error { return hook.Deliver(ctx, sink{s}, events) })
 		}
 	}
 }

@@ -33,7 +33,7 @@ func (s *Server) widgetCheck(c *fiber.Ctx) error {
 	case errors.Is(err, store.ErrNotFound):
 	case err != nil:
 		return err // not known: the widget keeps trying
-	case in.Kind == "chat":
+	case in.Kind == chat.Kind:
 		// A browser sends Origin on this request from another site; from Kibo's own
 		// pages (same origin) it sends none, and the widget names its page's origin.
 		// Either is only the page's word, as good as what the socket checks: the

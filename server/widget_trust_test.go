@@ -231,7 +231,7 @@ func TestExportAndErasureIgnoreAClaimedAddress(t *testing.T) {
 		t.Fatal(err)
 	}
 	const body = "From: victim@corp.example\r\nSubject: my payslip\r\n\r\nthe victim's private mail"
-	if err := k.st.Quarantine(ctx, mail.ID, "email", []byte(body), "unparseable", nil); err != nil {
+	if err := k.st.Quarantine(ctx, mail.ID, []byte(body), "unparseable", nil); err != nil {
 		t.Fatal(err)
 	}
 	var ex map[string]any

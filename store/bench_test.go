@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 // The store benchmarks run against a generated database: KIBO_BENCH_DB names one made
@@ -153,9 +155,7 @@ func BenchmarkStore(b *testing.B) {
 	b.Run("NewVisitorFirstMessage", func(b *testing.B) {
 		measure(b, func(int) error {
 			n := newVisitor.Add(1)
-			_, err := s.Ingest(ctx, Incoming{InboxID: 1, ReuseOpen: true,
-				Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprintf("bench-new-%d-%d", time.Now().UnixNano(), n)},
-				ClientID: "first", Text: "hello, is anyone there?"})
+			_, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: 1, Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprintf("bench-new-%d-%d", time.Now().UnixNano(), n)}, ClientID: "first", Text: "hello, is anyone there?"}, ReuseOpen: true})
 			return err
 		})
 	})
@@ -168,9 +168,9 @@ func BenchmarkStore(b *testing.B) {
 	var seq atomic.Int64
 	ingest := func(visitor string, conv *int64) error {
 		n := seq.Add(1)
-		res, err := s.Ingest(ctx, Incoming{InboxID: in.ID, ConversationID: *conv,
-			Identity: IdentityRef{Kind: "visitor", Scope: strconv.FormatInt(in.ID, 10), ExternalID: visitor},
-			ClientID: fmt.Sprintf("bench-%d", n), Text: "my order has not arrived yet, could you check the tracking number please"})
+		res, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, ConversationID: *conv,
+			Identity: connectors.Identity{Kind: "visitor", Scope: strconv.FormatInt(in.ID, 10), ExternalID: visitor},
+			ClientID: fmt.Sprintf("bench-%d", n), Text: "my order has not arrived yet, could you check the tracking number please"}})
 		if err == nil {
 			*conv = res.ConversationID
 		}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"kibo/connectors"
 	"os"
 	"testing"
 	"time"
@@ -30,8 +31,7 @@ func TestTheWriteAheadLogIsCheckpointedOffTheWriter(t *testing.T) {
 		errs := make(chan error, 500)
 		for i := 0; i < 500; i++ {
 			go func() {
-				_, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprintf("v%d-%d", round, i)},
-					ClientID: "c", Text: text})
+				_, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprintf("v%d-%d", round, i)}, ClientID: "c", Text: text}})
 				errs <- err
 			}()
 		}

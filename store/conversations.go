@@ -34,7 +34,10 @@ type Conversation struct {
 	FirstResponseAt       *time.Time     `json:"first_response_at"`
 	ResolvedAt            *time.Time     `json:"resolved_at"`
 	LastMessageID         int64          `json:"last_message_id"`
-	SLA                   *SLAStatus     `json:"sla"` // due times and breach (store/sla.go)
+	// ContactReadID is the last message from the company the customer has seen (the
+	// widget says so), 0 before any.
+	ContactReadID int64      `json:"contact_read_id"`
+	SLA           *SLAStatus `json:"sla"` // due times and breach (store/sla.go)
 }
 
 // ContactSummary is the part of a contact a conversation carries. EmailVerified is
@@ -64,7 +67,7 @@ func oneOf(v string, set []string) bool {
 // viewing agent's unread count in one statement, so a page costs one query.
 const conversationSelect = `SELECT c.id, c.number, c.inbox_id, i.kind, c.status, c.priority, c.assignee_id, c.subject,
 	ct.id, ct.name, ct.email, ct.email_verified, c.preview, c.snoozed_until, c.created_at, c.last_message_at,
-	c.last_customer_message_at, c.first_response_at, c.resolved_at, c.last_message_id,
+	c.last_customer_message_at, c.first_response_at, c.resolved_at, c.last_message_id, c.contact_read_id,
 	COALESCE((SELECT group_concat(tag, char(31)) FROM (SELECT tag FROM conversation_tags t WHERE t.conversation_id = c.id ORDER BY tag)), ''),
 	CASE WHEN c.last_inbound_message_id <= COALESCE(r.last_read_id, 0) THEN 0 ELSE
 		(SELECT COUNT(*) FROM (SELECT 1 FROM messages m WHERE m.conversation_id = c.id AND m.direction = 'in'
@@ -83,7 +86,7 @@ func scanConversation(sc interface{ Scan(...any) error }) (*Conversation, error)
 	var created, last, tags string
 	err := sc.Scan(&c.ID, &c.Number, &c.InboxID, &c.Channel, &c.Status, &c.Priority, &assignee, &c.Subject,
 		&c.Contact.ID, &c.Contact.Name, &c.Contact.Email, &c.Contact.EmailVerified, &c.Preview, &snoozed, &created, &last,
-		&lastCustomer, &firstResp, &resolved, &c.LastMessageID, &tags, &c.Unread,
+		&lastCustomer, &firstResp, &resolved, &c.LastMessageID, &c.ContactReadID, &tags, &c.Unread,
 		&frDue, &resDue, &breached, &nextDue)
 	if err != nil {
 		return nil, err
@@ -453,6 +456,30 @@ func (s *Store) MarkRead(ctx context.Context, conversationID, agentID, upTo int6
 			conversationID, agentID, upTo)
 		return err
 	})
+}
+
+// ContactRead records that the customer has seen the company's messages of a
+// conversation up to message upTo: the mark goes to the last public message the
+// company sent there at or before upTo, so a visitor's word reaches nothing but their
+// own conversation's messages. It returns the mark, and whether it moved; a repeated
+// or older read changes nothing.
+func (s *Store) ContactRead(ctx context.Context, conversationID, upTo int64) (readID int64, moved bool, err error) {
+	err = s.tx(ctx, func(tx *Tx) error {
+		err := tx.queryRow(ctx, `SELECT COALESCE(MAX(id), 0) FROM messages
+			WHERE conversation_id = ? AND id <= ? AND direction = 'out' AND private = 0`, conversationID, upTo).Scan(&readID)
+		if err != nil || readID == 0 {
+			return err
+		}
+		res, err := tx.exec(ctx, `UPDATE conversations SET contact_read_id = ? WHERE id = ? AND contact_read_id < ? AND deleted_at IS NULL`,
+			readID, conversationID, readID)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		moved = n > 0
+		return err
+	})
+	return readID, moved, err
 }
 
 // Counts are the numbers in the inbox navigation.

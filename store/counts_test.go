@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"kibo/connectors"
 	"math/rand/v2"
 	"testing"
 	"time"
@@ -116,9 +117,9 @@ func TestKeptCountsAgreeWithTheDefinition(t *testing.T) {
 		case op < 20: // a new customer, on chat or e-mail
 			var r Ingested
 			if rng.IntN(2) == 0 {
-				r, err = s.Ingest(ctx, Incoming{InboxID: chat.ID, Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprint("v", seq)}, ClientID: fmt.Sprint("c", seq), Text: "hi"})
+				r, err = s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprint("v", seq)}, ClientID: fmt.Sprint("c", seq), Text: "hi"}})
 			} else {
-				r, err = s.Ingest(ctx, Incoming{InboxID: email.ID, Identity: emailFrom(fmt.Sprintf("p%d@example.com", seq)), ExternalID: fmt.Sprintf("<m%d@x>", seq), Text: "hello"})
+				r, err = s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: email.ID, Identity: emailFrom(fmt.Sprintf("p%d@example.com", seq)), ExternalID: fmt.Sprintf("<m%d@x>", seq), Text: "hello"}})
 			}
 			if err == nil {
 				convs, contacts = append(convs, r.ConversationID), append(contacts, r.ContactID)
@@ -134,8 +135,7 @@ func TestKeptCountsAgreeWithTheDefinition(t *testing.T) {
 				continue
 			}
 			id := ident.Identities[0]
-			_, err = s.Ingest(ctx, Incoming{InboxID: c.InboxID, ConversationID: c.ID, Identity: IdentityRef{Kind: id.Kind, Scope: id.Scope, ExternalID: id.ExternalID},
-				ClientID: fmt.Sprint("c", seq), ExternalID: fmt.Sprintf("<m%d@x>", seq), Text: "again"})
+			_, err = s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: c.InboxID, ConversationID: c.ID, Identity: connectors.Identity{Kind: id.Kind, Scope: id.Scope, ExternalID: id.ExternalID}, ClientID: fmt.Sprint("c", seq), ExternalID: fmt.Sprintf("<m%d@x>", seq), Text: "again"}})
 			steps["message"]++
 		case op < 55: // an agent replies or writes a note
 			_, err = s.AddAgentMessage(ctx, AgentMessage{ConversationID: pick(convs), AgentID: pick(agents), AuthorName: "Agent", Text: "on it", Private: rng.IntN(3) == 0})

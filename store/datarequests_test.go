@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 func mustAgent(t testing.TB, s *Store, email, role string) *Agent {
@@ -28,7 +30,7 @@ func TestDataRequestLifecycleWritesHistory(t *testing.T) {
 	ctx := context.Background()
 	in := mustInbox(t, s, "email")
 	sam := mustAgent(t, s, "sam@example.com", "agent")
-	got, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom("ann@example.com"), Subject: "my data", Text: "send me my data"})
+	got, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom("ann@example.com"), Subject: "my data", Text: "send me my data"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +104,7 @@ func TestSuggestionsOncePerConversationAndConfirmKeepsReceipt(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "chat")
-	got, _ := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: IdentityRef{Kind: "visitor", ExternalID: "v1"}, Text: "delete my data"})
+	got, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: connectors.Identity{Kind: "visitor", ExternalID: "v1"}, Text: "delete my data"}})
 	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 	n := newRequest(got.ConversationID, "erasure", at)
 	n.MessageID, n.Evidence, n.Lang, n.Confidence = got.MessageID, "delete my data", "en", 0.9
@@ -153,7 +155,7 @@ func TestDataRequestListByDueDateFiltersAndPages(t *testing.T) {
 	base := time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)
 	var ids []int64
 	for i, typ := range []string{"access", "erasure", "access", "objection", "erasure"} {
-		got, _ := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom("p" + string(rune('a'+i)) + "@example.com"), Text: "hi", NewThread: true})
+		got, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom("p" + string(rune('a'+i)) + "@example.com"), Text: "hi", NewThread: true}})
 		// received in reverse order: the last is due first
 		dr, _, err := s.OpenDataRequest(ctx, newRequest(got.ConversationID, typ, base.AddDate(0, 0, -i)))
 		if err != nil {

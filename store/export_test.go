@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 // person is a customer who wrote on every channel, was merged into one contact, has a
@@ -46,18 +48,17 @@ func seedPerson(t *testing.T, s *Store) person {
 		}
 		return got
 	}
-	c1 := ingest(Incoming{InboxID: chat.ID, Identity: IdentityRef{Kind: "chat_user", Scope: itoa(chat.ID), ExternalID: "zq-chat-4711", Name: "Zebulon Quatermass"},
-		ClientID: "c-1", Text: "Hello, the purple elephant ate my invoice. Please delete my data."})
-	c2 := ingest(Incoming{InboxID: email.ID, Identity: IdentityRef{Kind: "email", ExternalID: "zq@unique-example.org", Name: "Zebulon Quatermass"},
+	c1 := ingest(Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, Identity: connectors.Identity{Kind: "chat_user", Scope: itoa(chat.ID), ExternalID: "zq-chat-4711", Name: "Zebulon Quatermass"},
+		ClientID: "c-1", Text: "Hello, the purple elephant ate my invoice. Please delete my data."}})
+	c2 := ingest(Incoming{Inbound: connectors.Inbound{InboxID: email.ID, Identity: connectors.Identity{Kind: "email", ExternalID: "zq@unique-example.org", Name: "Zebulon Quatermass"},
 		ExternalID: "<zq-1@unique-example.org>", Subject: "Invoice from Quatermass Holdings", Text: "See attached, the purple elephant ate my invoice.",
 		Raw:         []byte("From: Zebulon Quatermass <zq@unique-example.org>\r\nSubject: Invoice\r\n\r\nthe purple elephant ate my invoice"),
-		RawKind:     "email",
-		Attachments: []IncomingAttachment{{Filename: "manifest.txt", ContentType: "text/plain", Data: p.ownFile}, {Filename: "terms.txt", ContentType: "text/plain", Data: p.sharedFile}}})
-	c3 := ingest(Incoming{InboxID: msgr.ID, Identity: IdentityRef{Kind: "messenger", Scope: "page-1", ExternalID: "zq-psid-99001234", Name: "Zebulon Quatermass"},
-		ExternalID: "m_zq1", Text: "Messenger: the purple elephant ate my invoice", ReuseOpen: true,
-		Raw: []byte(`{"sender":{"id":"zq-psid-99001234"},"message":{"text":"the purple elephant ate my invoice"}}`), RawKind: "messenger"})
-	c4 := ingest(Incoming{InboxID: x.ID, Identity: IdentityRef{Kind: "x", ExternalID: "zq-x-88007766", Name: "Zebulon Quatermass", Handle: "@zquatermass"},
-		ExternalID: "dm-zq-1", Text: "DM: the purple elephant ate my invoice", ReuseOpen: true})
+		Attachments: []connectors.Attachment{{Filename: "manifest.txt", ContentType: "text/plain", Data: p.ownFile}, {Filename: "terms.txt", ContentType: "text/plain", Data: p.sharedFile}}}})
+	c3 := ingest(Incoming{Inbound: connectors.Inbound{InboxID: msgr.ID, Identity: connectors.Identity{Kind: "messenger", Scope: "page-1", ExternalID: "zq-psid-99001234", Name: "Zebulon Quatermass"},
+		ExternalID: "m_zq1", Text: "Messenger: the purple elephant ate my invoice",
+		Raw: []byte(`{"sender":{"id":"zq-psid-99001234"},"message":{"text":"the purple elephant ate my invoice"}}`)}, ReuseOpen: true})
+	c4 := ingest(Incoming{Inbound: connectors.Inbound{InboxID: x.ID, Identity: connectors.Identity{Kind: "x", ExternalID: "zq-x-88007766", Name: "Zebulon Quatermass", Handle: "@zquatermass"},
+		ExternalID: "dm-zq-1", Text: "DM: the purple elephant ate my invoice"}, ReuseOpen: true})
 	p.contactID = c2.ContactID
 	p.merged = []int64{c1.ContactID, c3.ContactID, c4.ContactID}
 	for _, other := range p.merged {
@@ -76,7 +77,7 @@ func seedPerson(t *testing.T, s *Store) person {
 		t.Fatal(err)
 	}
 	// a bounce that could not be parsed, never linked to a message
-	if err := s.Quarantine(ctx, email.ID, "email", []byte("Final-Recipient: rfc822; zq@unique-example.org\r\n\r\nbroken"), "no boundary", nil); err != nil {
+	if err := s.Quarantine(ctx, email.ID, []byte("Final-Recipient: rfc822; zq@unique-example.org\r\n\r\nbroken"), "no boundary", nil); err != nil {
 		t.Fatal(err)
 	}
 	at := time.Date(2026, 2, 3, 8, 0, 0, 0, time.UTC)
@@ -97,9 +98,9 @@ func seedPerson(t *testing.T, s *Store) person {
 		t.Fatal(err)
 	}
 
-	b := ingest(Incoming{InboxID: email.ID, Identity: IdentityRef{Kind: "email", ExternalID: "bystander@example.net", Name: "Bea Bystander"},
+	b := ingest(Incoming{Inbound: connectors.Inbound{InboxID: email.ID, Identity: connectors.Identity{Kind: "email", ExternalID: "bystander@example.net", Name: "Bea Bystander"},
 		ExternalID: "<by-1@example.net>", Subject: "Terms", Text: "here are the terms again",
-		Attachments: []IncomingAttachment{{Filename: "terms.txt", ContentType: "text/plain", Data: p.sharedFile}}})
+		Attachments: []connectors.Attachment{{Filename: "terms.txt", ContentType: "text/plain", Data: p.sharedFile}}}})
 	p.bystanderID, p.bystanderCv = b.ContactID, b.ConversationID
 	return p
 }
@@ -265,9 +266,9 @@ func TestExportZIPHasJSONFilesAndEscapedSummary(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "email")
-	got, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: IdentityRef{Kind: "email", ExternalID: "evil@example.com", Name: `<script>alert("x")</script>`},
+	got, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: connectors.Identity{Kind: "email", ExternalID: "evil@example.com", Name: `<script>alert("x")</script>`},
 		Subject: "<img src=x onerror=alert(1)>", Text: "</pre><script>steal()</script>",
-		Attachments: []IncomingAttachment{{Filename: "../../etc/passwd", ContentType: "text/plain", Data: []byte("file body")}}})
+		Attachments: []connectors.Attachment{{Filename: "../../etc/passwd", ContentType: "text/plain", Data: []byte("file body")}}}})
 	if err != nil {
 		t.Fatal(err)
 	}

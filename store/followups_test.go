@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 // The follow-up work of an inbound message is recorded in the message's own
@@ -13,10 +15,10 @@ func TestFollowupsAreRecordedWithTheMessage(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "messenger")
-	who := IdentityRef{Kind: "messenger", Scope: "page", ExternalID: "psid-1", Name: "Ann"}
+	who := connectors.Identity{Kind: "messenger", Scope: "page", ExternalID: "psid-1", Name: "Ann"}
 	ingest := func(ext string, echo bool) Ingested {
 		t.Helper()
-		r, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: who, ExternalID: ext, Text: "hello " + ext, Echo: echo, ReuseOpen: true})
+		r, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: who, ExternalID: ext, Text: "hello " + ext, Echo: echo}, ReuseOpen: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,8 +85,8 @@ func TestFollowupRemembersAReopenedConversation(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "chat")
-	who := IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "v-1"}
-	r1, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: who, ClientID: "c1", Text: "hi"})
+	who := connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "v-1"}
+	r1, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: who, ClientID: "c1", Text: "hi"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +94,7 @@ func TestFollowupRemembersAReopenedConversation(t *testing.T) {
 	if _, err := s.UpdateConversation(ctx, r1.ConversationID, 0, ConversationUpdate{Status: &pending}); err != nil {
 		t.Fatal(err)
 	}
-	r2, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: who, ConversationID: r1.ConversationID, ClientID: "c2", Text: "still there?"})
+	r2, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: who, ConversationID: r1.ConversationID, ClientID: "c2", Text: "still there?"}})
 	if err != nil {
 		t.Fatal(err)
 	}

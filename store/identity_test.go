@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"path/filepath"
 	"testing"
+
+	"kibo/connectors"
 )
 
 // Only a signed address joins a contact. An address beside a widget hash is kept on a
@@ -14,14 +16,14 @@ func TestOnlyASignedAddressJoinsAContact(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	chat, mail := mustInbox(t, s, "chat"), mustInbox(t, s, "email")
-	owner, err := s.Ingest(ctx, Incoming{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<1@x>", Text: "hello"})
+	owner, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<1@x>", Text: "hello"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	widget := func(id, email string, signed bool) Ingested {
 		t.Helper()
-		r, err := s.Ingest(ctx, Incoming{InboxID: chat.ID, ClientID: id, Text: "hi", Identity: IdentityRef{Kind: "chat_user", Scope: "1",
-			ExternalID: id, Name: "Someone", Email: email, EmailVerified: signed, NameUnverified: !signed}})
+		r, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, ClientID: id, Text: "hi", Identity: connectors.Identity{Kind: "chat_user", Scope: "1",
+			ExternalID: id, Name: "Someone", Email: email, EmailVerified: signed, NameUnverified: !signed}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -41,7 +43,7 @@ func TestOnlyASignedAddressJoinsAContact(t *testing.T) {
 	if ct.Email != "new@example.com" || ct.EmailVerified || ct.NameVerified || len(ct.Identities) != 1 || ct.Identities[0].Verified {
 		t.Errorf("the claimer's contact: %+v, identities %+v", ct, ct.Identities)
 	}
-	later, err := s.Ingest(ctx, Incoming{InboxID: mail.ID, Identity: emailFrom("new@example.com"), ExternalID: "<2@x>", Text: "the real one"})
+	later, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("new@example.com"), ExternalID: "<2@x>", Text: "the real one"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +110,7 @@ func TestMigrationTurnsWidgetAddressesUnverified(t *testing.T) {
 		ids["chat_user"].Email != "victim@corp.example" || ids["chat_user"].EmailVerified {
 		t.Errorf("the claimer after the migration: %+v, identities %v", mallory, ids)
 	}
-	victim, err := s.Ingest(ctx, Incoming{InboxID: 3, Identity: emailFrom("victim@corp.example"), ExternalID: "<v@x>", Text: "it's me"})
+	victim, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: 3, Identity: emailFrom("victim@corp.example"), ExternalID: "<v@x>", Text: "it's me"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"testing"
+
+	"kibo/connectors"
 )
 
 // Ids are never reused: a visitor erased while their widget is open must not see the
@@ -14,9 +16,11 @@ func TestIDsAreNeverReusedAfterErasure(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "chat")
-	visitor := func(id string) IdentityRef { return IdentityRef{Kind: "visitor", Scope: "1", ExternalID: id} }
-	v, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: visitor("v"), ClientID: "v-1", Text: "I am V",
-		Attachments: []IncomingAttachment{{Filename: "v.txt", ContentType: "text/plain", Data: []byte("V's file")}}})
+	visitor := func(id string) connectors.Identity {
+		return connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: id}
+	}
+	v, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: visitor("v"), ClientID: "v-1", Text: "I am V",
+		Attachments: []connectors.Attachment{{Filename: "v.txt", ContentType: "text/plain", Data: []byte("V's file")}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,8 +37,8 @@ func TestIDsAreNeverReusedAfterErasure(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	w, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: visitor("w"), ClientID: "w-1", Text: "I am W",
-		Attachments: []IncomingAttachment{{Filename: "w.txt", ContentType: "text/plain", Data: []byte("W's file")}}})
+	w, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: visitor("w"), ClientID: "w-1", Text: "I am W",
+		Attachments: []connectors.Attachment{{Filename: "w.txt", ContentType: "text/plain", Data: []byte("W's file")}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,15 +72,15 @@ func TestNothingIsFiledUnderADeletedConversation(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "chat")
-	who := IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "v"}
-	first, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: who, ClientID: "1", Text: "spam"})
+	who := connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "v"}
+	first, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: who, ClientID: "1", Text: "spam"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := s.DeleteConversation(ctx, first.ConversationID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: who, ConversationID: first.ConversationID, ClientID: "2", Text: "more spam"})
+	_, err = s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: who, ConversationID: first.ConversationID, ClientID: "2", Text: "more spam"}})
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("a message into a deleted conversation: %v, want not found", err)
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 func TestIncidentLifecycleAndPhases(t *testing.T) {
@@ -72,14 +74,14 @@ func TestAudienceAndIdempotentFanout(t *testing.T) {
 	s, clk := newClockStore(t, start)
 	ctx := context.Background()
 	mail, chat := mustInbox(t, s, "email"), mustInbox(t, s, "chat")
-	old, _ := s.Ingest(ctx, Incoming{InboxID: mail.ID, Identity: emailFrom("old@example.com"), ExternalID: "<old@x>", Text: "long ago"})
+	old, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("old@example.com"), ExternalID: "<old@x>", Text: "long ago"}})
 	resolved := "resolved"
 	s.UpdateConversation(ctx, old.ConversationID, 0, ConversationUpdate{Status: &resolved})
 	clk.Add(20 * 24 * time.Hour)
-	ann1, _ := s.Ingest(ctx, Incoming{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<a1@x>", Text: "first"})
+	ann1, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<a1@x>", Text: "first"}})
 	s.UpdateConversation(ctx, ann1.ConversationID, 0, ConversationUpdate{Status: &resolved})
-	ann2, _ := s.Ingest(ctx, Incoming{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<a2@x>", Text: "second", NewThread: true})
-	visitor, _ := s.Ingest(ctx, Incoming{InboxID: chat.ID, Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "v"}, ClientID: "c1", Text: "hi"})
+	ann2, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<a2@x>", Text: "second", NewThread: true}})
+	visitor, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "v"}, ClientID: "c1", Text: "hi"}})
 	now := clk.Now()
 
 	ids := func(ms []AudienceMember) string { return fmt.Sprint(len(ms)) }

@@ -9,66 +9,22 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
+
+	"kibo/connectors"
 )
 
-// Incoming is one message from a customer as the store takes it: the server fills it
-// from a connector's Inbound.
+// Incoming is a channel's inbound message as the store files it: the message itself,
+// and how its channel threads a message that names no conversation (the channel's
+// descriptor says, connectors.Channel). The raw source is filed under the inbox's kind.
 type Incoming struct {
-	InboxID  int64
-	Identity IdentityRef
-	// ExternalID (channel id) or ClientID (widget id) make re-delivery a no-op.
-	ExternalID string
-	ClientID   string
-	// ConversationID is set when the channel already knows the conversation (a chat
-	// visitor's).
-	ConversationID int64
-	ThreadRefs     []string
-	SubjectToken   int64
-	NewThread      bool
-	// ReuseOpen threads a message onto the contact's latest unresolved conversation in
-	// the inbox (Messenger, X); e-mail threads only by references and tokens.
-	ReuseOpen   bool
-	Subject     string
-	Text        string
-	HTML        string
-	Attachments []IncomingAttachment
-	Echo        bool
-	Auto        bool
-	Raw         []byte
-	RawKind     string
-	SentAt      time.Time
-	Metadata    map[string]string
-	// MailCursor, when set, is committed with the message (e-mail UID sync).
-	MailCursor *MailCursor
-}
-
-// IdentityRef is how a channel names the sender.
-type IdentityRef struct {
-	Kind, Scope, ExternalID string
-	Name, Email, Handle     string
-	// EmailVerified says Email was signed by the sender's proof (a widget JWT's email
-	// claim): only then does it join the contact who owns that address. An unverified
-	// Email is kept on the identity and, for a new contact, on the contact, marked
-	// unverified; it never finds or joins anyone.
-	EmailVerified bool
-	// NameUnverified marks a Name the sender's proof doesn't sign.
-	NameUnverified bool
-}
-
-// IncomingAttachment is a file with a message; Data nil when only a link or too large.
-type IncomingAttachment struct {
-	Filename, ContentType, URL, ContentID string
-	Size                                  int64
-	Data                                  []byte
-	TooLarge                              bool
-}
-
-// MailCursor is an IMAP mailbox position.
-type MailCursor struct {
-	UIDValidity uint32
-	UID         uint32
+	connectors.Inbound
+	// ReuseOpen threads a message that finds no conversation by its references or
+	// ticket token onto the contact's latest unresolved conversation in the inbox
+	// (chat, Messenger, X); without it such a message opens a new one (e-mail).
+	ReuseOpen bool
 }
 
 // Ingested says what Ingest stored.
@@ -90,7 +46,9 @@ func (s *Store) Ingest(ctx context.Context, in Incoming) (Ingested, error) {
 		return Ingested{}, err
 	}
 	// Files go to disk before the transaction: named by content hash, so a retry
-	// rewrites the same file and an aborted transaction leaves only an orphan.
+	// rewrites the same file and an aborted transaction leaves only an orphan. The
+	// stored form (the hash as URL) goes on a copy: the channel keeps its own.
+	in.Attachments = slices.Clone(in.Attachments)
 	for i := range in.Attachments {
 		if err := s.writeAttachmentFile(&in.Attachments[i]); err != nil {
 			return Ingested{}, err
@@ -123,7 +81,7 @@ func (s *Store) AttachmentPath(sha string) string {
 	return filepath.Join(s.AttachmentDir(), sha[:2], sha)
 }
 
-func (s *Store) writeAttachmentFile(a *IncomingAttachment) error {
+func (s *Store) writeAttachmentFile(a *connectors.Attachment) error {
 	if a.Data == nil {
 		return nil
 	}
@@ -405,8 +363,9 @@ func (t *Tx) ingestOne(ctx context.Context, in Incoming) (Ingested, error) {
 		}
 	}
 	if len(in.Raw) > 0 {
-		if _, err := t.exec(ctx, `INSERT INTO raw_sources(inbox_id, message_id, contact_id, kind, body, state, created_at) VALUES (?, ?, ?, ?, ?, 'processed', ?)`,
-			in.InboxID, msgID, contactID, in.RawKind, in.Raw, formatTime(now)); err != nil {
+		if _, err := t.exec(ctx, `INSERT INTO raw_sources(inbox_id, message_id, contact_id, kind, body, state, created_at)
+			VALUES (?, ?, ?, (SELECT kind FROM inboxes WHERE id = ?), ?, 'processed', ?)`,
+			in.InboxID, msgID, contactID, in.InboxID, in.Raw, formatTime(now)); err != nil {
 			return Ingested{}, err
 		}
 	}
@@ -460,7 +419,7 @@ func (t *Tx) existingMessage(ctx context.Context, where string, args ...any) (In
 // or one a widget identity's proof signed. An address passed unsigned is stored on the
 // new identity and contact as unverified and matched against nothing, so a visitor who
 // types someone else's address gets a contact of their own.
-func (t *Tx) resolveContact(ctx context.Context, id IdentityRef, now time.Time) (int64, error) {
+func (t *Tx) resolveContact(ctx context.Context, id connectors.Identity, now time.Time) (int64, error) {
 	var contactID int64
 	err := t.queryRow(ctx, `SELECT contact_id FROM identities WHERE kind = ? AND scope = ? AND external_id = ?`, id.Kind, id.Scope, id.ExternalID).Scan(&contactID)
 	if err == nil {
@@ -589,7 +548,7 @@ func (t *Tx) findConversation(ctx context.Context, in Incoming, contactID int64)
 	return 0, "", nil
 }
 
-func (t *Tx) saveMailCursor(ctx context.Context, inboxID int64, c MailCursor) error {
+func (t *Tx) saveMailCursor(ctx context.Context, inboxID int64, c connectors.MailCursor) error {
 	_, err := t.exec(ctx, `INSERT INTO mail_sync(inbox_id, uid_validity, last_uid, updated_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT(inbox_id) DO UPDATE SET
 			last_uid = CASE WHEN uid_validity = excluded.uid_validity THEN MAX(last_uid, excluded.last_uid) ELSE excluded.last_uid END,
@@ -599,22 +558,23 @@ func (t *Tx) saveMailCursor(ctx context.Context, inboxID int64, c MailCursor) er
 }
 
 // MailCursor returns the stored IMAP position of an inbox (zeros when none).
-func (s *Store) MailCursor(ctx context.Context, inboxID int64) (MailCursor, error) {
-	var c MailCursor
+func (s *Store) MailCursor(ctx context.Context, inboxID int64) (connectors.MailCursor, error) {
+	var c connectors.MailCursor
 	err := s.queryRow(ctx, `SELECT uid_validity, last_uid FROM mail_sync WHERE inbox_id = ?`, inboxID).Scan(&c.UIDValidity, &c.UID)
 	if errors.Is(err, sql.ErrNoRows) {
-		return MailCursor{}, nil
+		return connectors.MailCursor{}, nil
 	}
 	return c, err
 }
 
-// Quarantine keeps a message that could not be processed, with its raw source and the
-// reason, and moves the mail cursor past it in the same transaction so it never blocks
-// the messages after it.
-func (s *Store) Quarantine(ctx context.Context, inboxID int64, kind string, raw []byte, reason string, cursor *MailCursor) error {
+// Quarantine keeps a message that could not be processed, with its raw source (filed
+// under the inbox's kind) and the reason, and moves the mail cursor past it in the
+// same transaction so it never blocks the messages after it.
+func (s *Store) Quarantine(ctx context.Context, inboxID int64, raw []byte, reason string, cursor *connectors.MailCursor) error {
 	return s.tx(ctx, func(tx *Tx) error {
-		if _, err := tx.exec(ctx, `INSERT INTO raw_sources(inbox_id, kind, body, state, error, created_at) VALUES (?, ?, ?, 'quarantined', ?, ?)`,
-			inboxID, kind, raw, reason, formatTime(s.Now())); err != nil {
+		if _, err := tx.exec(ctx, `INSERT INTO raw_sources(inbox_id, kind, body, state, error, created_at)
+			VALUES (?, (SELECT kind FROM inboxes WHERE id = ?), ?, 'quarantined', ?, ?)`,
+			inboxID, inboxID, raw, reason, formatTime(s.Now())); err != nil {
 			return err
 		}
 		if cursor != nil {

@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 // BenchmarkIngestWriter measures the single writer alone: visitors who already have a
@@ -34,9 +36,9 @@ func BenchmarkIngestWriter(b *testing.B) {
 			scope := strconv.FormatInt(in.ID, 10)
 			var seq atomic.Int64
 			send := func(v int) error {
-				res, err := s.Ingest(ctx, Incoming{InboxID: in.ID, ConversationID: convs[v],
-					Identity: IdentityRef{Kind: "visitor", Scope: scope, ExternalID: fmt.Sprintf("visitor-%d", v)},
-					ClientID: fmt.Sprintf("c-%d", seq.Add(1)), Text: "my order has not arrived yet, could you check the tracking number please"})
+				res, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, ConversationID: convs[v],
+					Identity: connectors.Identity{Kind: "visitor", Scope: scope, ExternalID: fmt.Sprintf("visitor-%d", v)},
+					ClientID: fmt.Sprintf("c-%d", seq.Add(1)), Text: "my order has not arrived yet, could you check the tracking number please"}})
 				if err == nil {
 					convs[v] = res.ConversationID
 				}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"kibo/connectors"
 )
 
 // Message is one message in a conversation, or a private note between agents.
@@ -204,7 +206,7 @@ type AgentMessage struct {
 	// Files are attached to the message: written by content hash under the data
 	// directory before the transaction (like inbound files), their rows inserted in
 	// the same transaction as the message and its outbox row. Data must be set.
-	Files []IncomingAttachment
+	Files []connectors.Attachment
 }
 
 // AddAgentMessage stores an agent's reply or note; a queued reply gets its outbox row

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 // TestMigrateFromFirstSchema builds a database at schema version 1 (only the first
@@ -136,8 +138,8 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	if err != nil || len(msgs) == 0 {
 		t.Fatalf("messages of conversation %d: %d, %v", c.ID, len(msgs), err)
 	}
-	res, err := s.Ingest(ctx, Incoming{InboxID: 1, Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "after-upgrade"},
-		ClientID: "after-upgrade-1", Text: "a message after the upgrade"})
+	res, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: 1, Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "after-upgrade"},
+		ClientID: "after-upgrade-1", Text: "a message after the upgrade"}})
 	if err != nil || res.MessageID <= int64(before.messages) {
 		t.Fatalf("ingest after the upgrade: %+v, %v", res, err)
 	}
@@ -150,8 +152,8 @@ func TestMigrateFromFirstSchema(t *testing.T) {
 	if _, err := s.EraseContact(ctx, res.ContactID, ErasureOptions{ActorID: 1}); err != nil {
 		t.Fatal(err)
 	}
-	next, err := s.Ingest(ctx, Incoming{InboxID: 1, Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "after-erasure"},
-		ClientID: "after-erasure-1", Text: "a new visitor after the erasure"})
+	next, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: 1, Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "after-erasure"},
+		ClientID: "after-erasure-1", Text: "a new visitor after the erasure"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 func TestDataRequestAlertIsRecordedOnceWithItsNoticesAndMails(t *testing.T) {
@@ -12,7 +14,7 @@ func TestDataRequestAlertIsRecordedOnceWithItsNoticesAndMails(t *testing.T) {
 	in := mustInbox(t, s, "email")
 	ann := mustAgent(t, s, "ann@example.com", "admin")
 	bob := mustAgent(t, s, "bob@example.com", "admin")
-	got, _ := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom("c@example.com"), Text: "my data please"})
+	got, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom("c@example.com"), Text: "my data please"}})
 	dr, _, err := s.OpenDataRequest(ctx, newRequest(got.ConversationID, "access", time.Now()))
 	if err != nil {
 		t.Fatal(err)

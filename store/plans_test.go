@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"kibo/connectors"
 	"regexp"
 	"strconv"
 	"strings"
@@ -59,11 +60,11 @@ func TestQueryPlansHoldAtAnySize(t *testing.T) {
 	// the ingest path
 	var chat Ingested
 	run("ingest: a new visitor", false, func() (err error) {
-		chat, err = s.Ingest(ctx, Incoming{InboxID: 1, Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "plan-visitor"}, ClientID: "p1", Text: "hello"})
+		chat, err = s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: 1, Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "plan-visitor"}, ClientID: "p1", Text: "hello"}})
 		return err
 	})
 	run("ingest: a chat message", false, func() error {
-		_, err := s.Ingest(ctx, Incoming{InboxID: 1, ConversationID: chat.ConversationID, Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "plan-visitor"}, ClientID: "p2", Text: "again"})
+		_, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: 1, ConversationID: chat.ConversationID, Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "plan-visitor"}, ClientID: "p2", Text: "again"}})
 		return err
 	})
 	run("ingest: a returning visitor's conversation", false, func() error {
@@ -71,15 +72,15 @@ func TestQueryPlansHoldAtAnySize(t *testing.T) {
 		return err
 	})
 	run("ingest: a Messenger message to an open conversation", false, func() error {
-		_, err := s.Ingest(ctx, Incoming{InboxID: 5, Identity: IdentityRef{Kind: "messenger", Scope: "gen-page", ExternalID: "psid-20"}, ExternalID: "m_plan", Text: "hi", ReuseOpen: true})
+		_, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: 5, Identity: connectors.Identity{Kind: "messenger", Scope: "gen-page", ExternalID: "psid-20"}, ExternalID: "m_plan", Text: "hi"}, ReuseOpen: true})
 		return err
 	})
 	run("ingest: an e-mail reply by reference and token", false, func() error {
-		_, err := s.Ingest(ctx, Incoming{InboxID: 3, Identity: emailFrom("plan@example.com"), ExternalID: "<plan@x>", ThreadRefs: []string{"<nothing@x>"}, SubjectToken: 1005, Text: "re"})
+		_, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: 3, Identity: emailFrom("plan@example.com"), ExternalID: "<plan@x>", ThreadRefs: []string{"<nothing@x>"}, SubjectToken: 1005, Text: "re"}})
 		return err
 	})
 	run("ingest: a re-delivery", false, func() error {
-		_, err := s.Ingest(ctx, Incoming{InboxID: 5, Identity: IdentityRef{Kind: "messenger", Scope: "gen-page", ExternalID: "psid-20"}, ExternalID: "m_plan", Text: "hi", ReuseOpen: true})
+		_, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: 5, Identity: connectors.Identity{Kind: "messenger", Scope: "gen-page", ExternalID: "psid-20"}, ExternalID: "m_plan", Text: "hi"}, ReuseOpen: true})
 		return err
 	})
 	run("follow-ups", false, func() error {

@@ -31,9 +31,9 @@ type personKeys struct {
 	ids map[string]map[string]bool
 }
 
-// webhookKinds maps an identity kind to the kind of the raw webhook bodies that carry
-// its ids.
-var webhookKinds = map[string]string{"messenger": "messenger-webhook", "x": "x-webhook"}
+// webhookKind is the kind of the raw webhook bodies that carry the ids of a channel's
+// identities: the server stores a body as "<kind>-webhook" (server/webhooks.go).
+func webhookKind(identityKind string) string { return identityKind + "-webhook" }
 
 // newPersonKeys collects the keys of a contact: its e-mail address and its identities
 // as (kind, external id) pairs.
@@ -51,8 +51,8 @@ func newPersonKeys(email string, identities [][2]string) personKeys {
 		case ext == "":
 		case kind == "email":
 			addEmail(ext)
-		case webhookKinds[kind] != "":
-			raw := webhookKinds[kind]
+		default:
+			raw := webhookKind(kind)
 			if k.ids[raw] == nil {
 				k.ids[raw] = map[string]bool{}
 			}

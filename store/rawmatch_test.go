@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"kibo/connectors"
 )
 
 // Raw sources never linked to a message (quarantined mail, webhook bodies not yet
@@ -17,16 +19,16 @@ func TestExportAndErasureMatchWholeAddressesAndIDs(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	email, x := mustInbox(t, s, "email"), mustInbox(t, s, "x")
-	person, err := s.Ingest(ctx, Incoming{InboxID: email.ID, Identity: IdentityRef{Kind: "email", ExternalID: "person@corp.com", Name: "Pat Person"},
-		ExternalID: "<p-1@corp.com>", Subject: "Hello", Text: "my own mail"})
+	person, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: email.ID, Identity: connectors.Identity{Kind: "email", ExternalID: "person@corp.com", Name: "Pat Person"},
+		ExternalID: "<p-1@corp.com>", Subject: "Hello", Text: "my own mail"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Ingest(ctx, Incoming{InboxID: x.ID, Identity: IdentityRef{Kind: "x", ExternalID: "12345", Name: "Pat Person"},
-		ExternalID: "dm-1", Text: "my own DM"}); err != nil {
+	if _, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: x.ID, Identity: connectors.Identity{Kind: "x", ExternalID: "12345", Name: "Pat Person"},
+		ExternalID: "dm-1", Text: "my own DM"}}); err != nil {
 		t.Fatal(err)
 	}
-	xContact, err := s.Ingest(ctx, Incoming{InboxID: x.ID, Identity: IdentityRef{Kind: "x", ExternalID: "12345"}, ExternalID: "dm-2", Text: "again"})
+	xContact, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: x.ID, Identity: connectors.Identity{Kind: "x", ExternalID: "12345"}, ExternalID: "dm-2", Text: "again"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,7 +38,7 @@ func TestExportAndErasureMatchWholeAddressesAndIDs(t *testing.T) {
 
 	quarantine := func(raw string) {
 		t.Helper()
-		if err := s.Quarantine(ctx, email.ID, "email", []byte(raw), "broken MIME", nil); err != nil {
+		if err := s.Quarantine(ctx, email.ID, []byte(raw), "broken MIME", nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -131,7 +133,7 @@ func TestUpdateContactValidatesTheAddress(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "chat")
-	got, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: IdentityRef{Kind: "visitor", Scope: itoa(in.ID), ExternalID: "v-1"}, ClientID: "c-1", Text: "hi"})
+	got, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: connectors.Identity{Kind: "visitor", Scope: itoa(in.ID), ExternalID: "v-1"}, ClientID: "c-1", Text: "hi"}})
 	if err != nil {
 		t.Fatal(err)
 	}

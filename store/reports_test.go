@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 // seedReport writes a small history with known times (UTC) and returns the store.
@@ -53,36 +55,38 @@ func seedReport(t *testing.T) (*Store, *Agent, *Agent) {
 			t.Fatal(err)
 		}
 	}
-	visitor := func(v string) IdentityRef { return IdentityRef{Kind: "visitor", Scope: "1", ExternalID: v} }
+	visitor := func(v string) connectors.Identity {
+		return connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: v}
+	}
 
 	at(0, 9, 0)
-	c1 := ingest(Incoming{InboxID: mail.ID, Identity: emailFrom("a@example.com"), Text: "1"})
+	c1 := ingest(Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("a@example.com"), Text: "1"}})
 	at(0, 9, 10)
 	reply(c1.ConversationID, sam)
 	at(0, 10, 0)
 	resolve(c1.ConversationID, sam)
 	at(0, 11, 0)
-	c2 := ingest(Incoming{InboxID: mail.ID, Identity: emailFrom("b@example.com"), Text: "2"})
+	c2 := ingest(Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("b@example.com"), Text: "2"}})
 	at(0, 11, 30)
 	reply(c2.ConversationID, kim)
 	at(0, 12, 0)
-	c3 := ingest(Incoming{InboxID: chat.ID, Identity: visitor("v3"), Text: "3"})
+	c3 := ingest(Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, Identity: visitor("v3"), Text: "3"}})
 	at(0, 12, 5)
 	reply(c3.ConversationID, sam)
 	at(0, 13, 0)
 	resolve(c2.ConversationID, kim)
 	at(1, 8, 0)
-	c4 := ingest(Incoming{InboxID: chat.ID, Identity: visitor("v4"), Text: "4"})
+	c4 := ingest(Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, Identity: visitor("v4"), Text: "4"}})
 	at(1, 8, 10)
-	ingest(Incoming{InboxID: chat.ID, Identity: visitor("v4"), ConversationID: c4.ConversationID, Text: "4 again"})
+	ingest(Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, Identity: visitor("v4"), ConversationID: c4.ConversationID, Text: "4 again"}})
 	at(1, 8, 20)
 	reply(c4.ConversationID, sam)
 	at(1, 9, 0)
 	resolve(c4.ConversationID, sam)
 	at(1, 23, 30)
-	ingest(Incoming{InboxID: mail.ID, Identity: emailFrom("e@example.com"), Text: "5"})
+	ingest(Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("e@example.com"), Text: "5"}})
 	at(3, 10, 0)
-	ingest(Incoming{InboxID: mail.ID, Identity: emailFrom("f@example.com"), Text: "6"})
+	ingest(Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("f@example.com"), Text: "6"}})
 	return s, sam, kim
 }
 

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+
+	"kibo/connectors"
 )
 
 // requireSearchIndexInSync fails unless the full-text index holds every message exactly
@@ -38,8 +40,8 @@ func TestEveryMessageIsSearchable(t *testing.T) {
 			var conv int64
 			for i := 0; i < 10; i++ {
 				for try := 0; try < 2; try++ {
-					r, err := s.Ingest(ctx, Incoming{InboxID: chat.ID, ConversationID: conv, ReuseOpen: true, ClientID: fmt.Sprint(i),
-						Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprint("v", v)}, Text: fmt.Sprintf("parcel %d of visitor %d", i, v)})
+					r, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, ConversationID: conv, ClientID: fmt.Sprint(i),
+						Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprint("v", v)}, Text: fmt.Sprintf("parcel %d of visitor %d", i, v)}, ReuseOpen: true})
 					if err != nil {
 						t.Error(err)
 						return
@@ -52,8 +54,8 @@ func TestEveryMessageIsSearchable(t *testing.T) {
 	wg.Wait()
 	// a batch with a failing message, committed again one by one
 	batch := []*ingestRequest{
-		{done: make(chan struct{}), in: Incoming{InboxID: chat.ID, ClientID: "a", Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "alone-a"}, Text: "zebra crossing"}},
-		{done: make(chan struct{}), in: Incoming{InboxID: chat.ID, ClientID: "b", ConversationID: 999999, Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "alone-b"}, Text: "never stored"}},
+		{done: make(chan struct{}), in: Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, ClientID: "a", Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "alone-a"}, Text: "zebra crossing"}}},
+		{done: make(chan struct{}), in: Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, ClientID: "b", ConversationID: 999999, Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "alone-b"}, Text: "never stored"}}},
 	}
 	s.ingest.commit(batch)
 	if batch[0].err != nil || batch[1].err == nil {
@@ -61,7 +63,7 @@ func TestEveryMessageIsSearchable(t *testing.T) {
 	}
 	// an e-mail, an agent's reply, a private note and an incident broadcast
 	mail := mustInbox(t, s, "email")
-	m, err := s.Ingest(ctx, Incoming{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<1@x>", Subject: "Invoice", Text: "where is my invoice"})
+	m, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<1@x>", Subject: "Invoice", Text: "where is my invoice"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 // testClock is a clock tests move by hand.
@@ -107,8 +109,8 @@ func TestSLADueTimesAndBreaches(t *testing.T) {
 	if err := s.SetSLAPolicy(ctx, p, 0); err != nil {
 		t.Fatal(err)
 	}
-	a, _ := s.Ingest(ctx, Incoming{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<a@x>", Text: "help"})
-	b, _ := s.Ingest(ctx, Incoming{InboxID: mail.ID, Identity: emailFrom("bob@example.com"), ExternalID: "<b@x>", Text: "help too"})
+	a, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<a@x>", Text: "help"}})
+	b, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("bob@example.com"), ExternalID: "<b@x>", Text: "help too"}})
 	if n, err := s.RefreshSLA(ctx, nil, 100); err != nil || n != 2 {
 		t.Fatalf("refresh: %d %v", n, err)
 	}
@@ -184,7 +186,7 @@ func TestSLAMetLateIsMarkedQuietly(t *testing.T) {
 	ctx := context.Background()
 	mail := mustInbox(t, s, "email")
 	s.SetSLAPolicy(ctx, &SLAPolicy{Targets: map[string]SLATarget{"normal": {FirstResponseMinutes: 30}}}, 0)
-	a, _ := s.Ingest(ctx, Incoming{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<a@x>", Text: "help"})
+	a, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<a@x>", Text: "help"}})
 	s.RefreshSLA(ctx, nil, 100)
 	clk.Add(45 * time.Minute)
 	if _, err := s.AddAgentMessage(ctx, AgentMessage{ConversationID: a.ConversationID, AuthorName: "Sam", Text: "Sorry for the wait", Queue: true}); err != nil {

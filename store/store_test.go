@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 func newTestStore(t testing.TB) *Store {
@@ -33,8 +35,8 @@ func mustInbox(t testing.TB, s *Store, kind string) *Inbox {
 	return in
 }
 
-func emailFrom(addr string) IdentityRef {
-	return IdentityRef{Kind: "email", ExternalID: addr, Name: "Ann"}
+func emailFrom(addr string) connectors.Identity {
+	return connectors.Identity{Kind: "email", ExternalID: addr, Name: "Ann"}
 }
 
 func TestMigrationsRecordVersionAndRefuseNewerSchema(t *testing.T) {
@@ -74,7 +76,7 @@ func TestIngestIsIdempotentByExternalID(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "email")
-	msg := Incoming{InboxID: in.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<a1@example.com>", Subject: "Help", Text: "hello"}
+	msg := Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<a1@example.com>", Subject: "Help", Text: "hello"}}
 	first, err := s.Ingest(ctx, msg)
 	if err != nil {
 		t.Fatal(err)
@@ -99,19 +101,19 @@ func TestChatClientIDDedupesWithinConversation(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "chat")
-	visitor := IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "hash-of-token"}
-	first, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: visitor, ClientID: "c-1", Text: "hi", ReuseOpen: true})
+	visitor := connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "hash-of-token"}
+	first, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: visitor, ClientID: "c-1", Text: "hi"}, ReuseOpen: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: visitor, ClientID: "c-1", Text: "hi", ConversationID: first.ConversationID})
+	again, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: visitor, ClientID: "c-1", Text: "hi", ConversationID: first.ConversationID}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !again.Duplicate || again.MessageID != first.MessageID {
 		t.Fatalf("resend stored again: %+v vs %+v", again, first)
 	}
-	second, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: visitor, ClientID: "c-2", Text: "more", ReuseOpen: true})
+	second, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: visitor, ClientID: "c-2", Text: "more"}, ReuseOpen: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,12 +133,12 @@ func TestGroupCommitKeepsEveryConcurrentMessageOnce(t *testing.T) {
 		wg.Add(1)
 		go func(v int) {
 			defer wg.Done()
-			id := IdentityRef{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprint("v", v)}
+			id := connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: fmt.Sprint("v", v)}
 			var conv int64
 			for i := 0; i < each; i++ {
 				// every message is sent twice, as a widget does after a lost ack
 				for try := 0; try < 2; try++ {
-					r, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: id, ClientID: fmt.Sprint(i), Text: fmt.Sprint("m", i), ConversationID: conv, ReuseOpen: true})
+					r, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: id, ClientID: fmt.Sprint(i), Text: fmt.Sprint("m", i), ConversationID: conv}, ReuseOpen: true})
 					if err != nil {
 						errs <- err
 						return
@@ -168,7 +170,7 @@ func TestEmailThreading(t *testing.T) {
 	ctx := context.Background()
 	in := mustInbox(t, s, "email")
 	ann := emailFrom("ann@example.com")
-	first, _ := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: ann, ExternalID: "<1@ex>", Subject: "Printer", Text: "broken"})
+	first, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: ann, ExternalID: "<1@ex>", Subject: "Printer", Text: "broken"}})
 	conv, _ := s.Conversation(ctx, first.ConversationID, 0)
 
 	// an agent's reply is stored with the Message-ID it goes out with
@@ -180,12 +182,12 @@ func TestEmailThreading(t *testing.T) {
 		in       Incoming
 		sameConv bool
 	}{
-		{"in-reply-to our reply", Incoming{Identity: ann, ExternalID: "<2@ex>", ThreadRefs: []string{"<r1@kibo>"}, Text: "still broken"}, true},
-		{"references only (Apple Mail rewrote In-Reply-To)", Incoming{Identity: ann, ExternalID: "<3@ex>", ThreadRefs: []string{"<unknown@x>", "<1@ex>"}, Text: "hm"}, true},
-		{"token from a participant", Incoming{Identity: ann, ExternalID: "<4@ex>", SubjectToken: conv.Number, Text: "token"}, true},
-		{"token quoted by a stranger", Incoming{Identity: emailFrom("eve@example.com"), ExternalID: "<5@ex>", SubjectToken: conv.Number, Text: "I quote #"}, false},
-		{"forwarded mail", Incoming{Identity: ann, ExternalID: "<6@ex>", ThreadRefs: []string{"<1@ex>"}, NewThread: true, Text: "fwd"}, false},
-		{"no refs: a new conversation", Incoming{Identity: ann, ExternalID: "<7@ex>", Text: "another topic"}, false},
+		{"in-reply-to our reply", Incoming{Inbound: connectors.Inbound{Identity: ann, ExternalID: "<2@ex>", ThreadRefs: []string{"<r1@kibo>"}, Text: "still broken"}}, true},
+		{"references only (Apple Mail rewrote In-Reply-To)", Incoming{Inbound: connectors.Inbound{Identity: ann, ExternalID: "<3@ex>", ThreadRefs: []string{"<unknown@x>", "<1@ex>"}, Text: "hm"}}, true},
+		{"token from a participant", Incoming{Inbound: connectors.Inbound{Identity: ann, ExternalID: "<4@ex>", SubjectToken: conv.Number, Text: "token"}}, true},
+		{"token quoted by a stranger", Incoming{Inbound: connectors.Inbound{Identity: emailFrom("eve@example.com"), ExternalID: "<5@ex>", SubjectToken: conv.Number, Text: "I quote #"}}, false},
+		{"forwarded mail", Incoming{Inbound: connectors.Inbound{Identity: ann, ExternalID: "<6@ex>", ThreadRefs: []string{"<1@ex>"}, NewThread: true, Text: "fwd"}}, false},
+		{"no refs: a new conversation", Incoming{Inbound: connectors.Inbound{Identity: ann, ExternalID: "<7@ex>", Text: "another topic"}}, false},
 	}
 	for _, tc := range cases {
 		tc.in.InboxID = in.ID
@@ -203,7 +205,7 @@ func TestReplyReopensAndFirstResponse(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "email")
-	r, _ := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom("a@b.c"), ExternalID: "<x@y>", Text: "hi"})
+	r, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom("a@b.c"), ExternalID: "<x@y>", Text: "hi"}})
 	if _, err := s.AddAgentMessage(ctx, AgentMessage{ConversationID: r.ConversationID, Text: "note", Private: true}); err != nil {
 		t.Fatal(err)
 	}
@@ -218,7 +220,7 @@ func TestReplyReopensAndFirstResponse(t *testing.T) {
 	if c.FirstResponseAt == nil || c.Status != "resolved" || c.ResolvedAt == nil {
 		t.Fatalf("after answer and resolve: %+v", c)
 	}
-	r2, _ := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom("a@b.c"), ExternalID: "<x2@y>", ThreadRefs: []string{"<x@y>"}, Text: "one more thing"})
+	r2, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom("a@b.c"), ExternalID: "<x2@y>", ThreadRefs: []string{"<x@y>"}, Text: "one more thing"}})
 	c, _ = s.Conversation(ctx, r2.ConversationID, 0)
 	if r2.ConversationID != r.ConversationID || c.Status != "open" || !r2.Reopened {
 		t.Fatalf("customer reply did not reopen: %+v %+v", r2, c)
@@ -232,7 +234,7 @@ func TestConversationFiltersAndPagination(t *testing.T) {
 	agent, _ := s.CreateAgent(ctx, "sam@example.com", "Sam", "agent", "x")
 	var ids []int64
 	for i := 0; i < 7; i++ {
-		r, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom(fmt.Sprintf("c%d@example.com", i)), ExternalID: fmt.Sprint("<", i, "@x>"), Subject: fmt.Sprint("topic ", i), Text: fmt.Sprintf("message number %d about invoices", i)})
+		r, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom(fmt.Sprintf("c%d@example.com", i)), ExternalID: fmt.Sprint("<", i, "@x>"), Subject: fmt.Sprint("topic ", i), Text: fmt.Sprintf("message number %d about invoices", i)}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,9 +316,9 @@ func TestQueryBudgetDoesNotGrowWithPageSize(t *testing.T) {
 	in := mustInbox(t, s, "email")
 	var conv int64
 	for i := 0; i < 60; i++ {
-		r, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom(fmt.Sprintf("c%d@example.com", i%20)), ExternalID: fmt.Sprint("<q", i, "@x>"),
+		r, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom(fmt.Sprintf("c%d@example.com", i%20)), ExternalID: fmt.Sprint("<q", i, "@x>"),
 			ThreadRefs: []string{fmt.Sprint("<q", i-20, "@x>")}, Text: "text",
-			Attachments: []IncomingAttachment{{Filename: "a.txt", ContentType: "text/plain", Data: []byte(fmt.Sprint("file ", i))}}})
+			Attachments: []connectors.Attachment{{Filename: "a.txt", ContentType: "text/plain", Data: []byte(fmt.Sprint("file ", i))}}}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -343,8 +345,8 @@ func TestMergeMovesEverythingAndAudits(t *testing.T) {
 	ctx := context.Background()
 	mail := mustInbox(t, s, "email")
 	chat := mustInbox(t, s, "chat")
-	a, _ := s.Ingest(ctx, Incoming{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<m@x>", Text: "by mail"})
-	b, _ := s.Ingest(ctx, Incoming{InboxID: chat.ID, Identity: IdentityRef{Kind: "visitor", Scope: "2", ExternalID: "tokhash", Name: "Ann W."}, ClientID: "c", Text: "by chat", ReuseOpen: true})
+	a, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: mail.ID, Identity: emailFrom("ann@example.com"), ExternalID: "<m@x>", Text: "by mail"}})
+	b, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, Identity: connectors.Identity{Kind: "visitor", Scope: "2", ExternalID: "tokhash", Name: "Ann W."}, ClientID: "c", Text: "by chat"}, ReuseOpen: true})
 	merged, err := s.MergeContacts(ctx, a.ContactID, b.ContactID, 7)
 	if err != nil {
 		t.Fatal(err)
@@ -364,7 +366,7 @@ func TestMergeMovesEverythingAndAudits(t *testing.T) {
 		t.Fatalf("audit: %+v", log)
 	}
 	// the chat visitor now writes into the merged contact
-	c, err := s.Ingest(ctx, Incoming{InboxID: chat.ID, Identity: IdentityRef{Kind: "visitor", Scope: "2", ExternalID: "tokhash"}, ClientID: "d", Text: "again", ReuseOpen: true})
+	c, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: chat.ID, Identity: connectors.Identity{Kind: "visitor", Scope: "2", ExternalID: "tokhash"}, ClientID: "d", Text: "again"}, ReuseOpen: true})
 	if err != nil || c.ContactID != a.ContactID || c.ConversationID != b.ConversationID {
 		t.Fatalf("after merge: %+v %v", c, err)
 	}
@@ -379,7 +381,7 @@ func TestOutboxRetryAndFailure(t *testing.T) {
 	defer s.Close()
 	ctx := context.Background()
 	in := mustInbox(t, s, "email")
-	r, _ := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom("a@b.c"), ExternalID: "<o@x>", Text: "hi"})
+	r, _ := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom("a@b.c"), ExternalID: "<o@x>", Text: "hi"}})
 	m, _ := s.AddAgentMessage(ctx, AgentMessage{ConversationID: r.ConversationID, Text: "answer", Queue: true})
 	if m.Delivery != "queued" {
 		t.Fatalf("delivery %q", m.Delivery)
@@ -424,7 +426,7 @@ func TestBackupIsAConsistentCopy(t *testing.T) {
 	ctx := context.Background()
 	in := mustInbox(t, s, "email")
 	for i := 0; i < 20; i++ {
-		s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom("a@b.c"), ExternalID: fmt.Sprint("<b", i, ">"), Text: "x"})
+		s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom("a@b.c"), ExternalID: fmt.Sprint("<b", i, ">"), Text: "x"}})
 	}
 	dir := t.TempDir()
 	if err := s.Backup(ctx, dir+"/kibo.db"); err != nil {
@@ -451,7 +453,7 @@ func TestDeletedConversationIsNotReimported(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "email")
-	msg := Incoming{InboxID: in.ID, Identity: emailFrom("spam@example.com"), ExternalID: "<spam-1@x>", Subject: "Win", Text: "prize"}
+	msg := Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom("spam@example.com"), ExternalID: "<spam-1@x>", Subject: "Win", Text: "prize"}}
 	first, err := s.Ingest(ctx, msg)
 	if err != nil {
 		t.Fatal(err)
@@ -478,12 +480,12 @@ func TestResentFirstMessageIsADuplicateNotAnError(t *testing.T) {
 	s := newTestStore(t)
 	ctx := context.Background()
 	in := mustInbox(t, s, "chat")
-	visitor := IdentityRef{Kind: "visitor", Scope: "1", ExternalID: "resender"}
-	first, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: visitor, ClientID: "c-1", Text: "hello?", ReuseOpen: true})
+	visitor := connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: "resender"}
+	first, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: visitor, ClientID: "c-1", Text: "hello?"}, ReuseOpen: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: visitor, ClientID: "c-1", Text: "hello?", ReuseOpen: true})
+	again, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: visitor, ClientID: "c-1", Text: "hello?"}, ReuseOpen: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -502,8 +504,8 @@ func TestBadMessageInABatchFailsAloneAndLeavesNothing(t *testing.T) {
 	s := newTestStore(t)
 	in := mustInbox(t, s, "chat")
 	req := func(visitor string, conv int64) *ingestRequest {
-		return &ingestRequest{done: make(chan struct{}), in: Incoming{InboxID: in.ID, ConversationID: conv, ClientID: "c-" + visitor,
-			Identity: IdentityRef{Kind: "visitor", Scope: "1", ExternalID: visitor}, Text: "from " + visitor, SentAt: time.Now()}}
+		return &ingestRequest{done: make(chan struct{}), in: Incoming{Inbound: connectors.Inbound{InboxID: in.ID, ConversationID: conv, ClientID: "c-" + visitor,
+			Identity: connectors.Identity{Kind: "visitor", Scope: "1", ExternalID: visitor}, Text: "from " + visitor, SentAt: time.Now()}}}
 	}
 	// one batch, as the group commit forms it: the middle message names a
 	// conversation that does not exist (erased while the visitor was typing)
@@ -540,7 +542,7 @@ func TestConversationCountsLeaveOutDeletedConversations(t *testing.T) {
 	me := agent.ID
 	statuses := []string{"open", "pending", "snoozed", "resolved"}
 	for i := 0; i < 40; i++ {
-		r, err := s.Ingest(ctx, Incoming{InboxID: in.ID, Identity: emailFrom(fmt.Sprintf("p%d@example.com", i)), ExternalID: fmt.Sprint("<c", i, "@x>"), Text: "hello"})
+		r, err := s.Ingest(ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: emailFrom(fmt.Sprintf("p%d@example.com", i)), ExternalID: fmt.Sprint("<c", i, "@x>"), Text: "hello"}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"kibo/connectors"
 )
 
 // tagWorld is a store with a clock the test moves, two chat inboxes and an agent: the
@@ -71,9 +73,9 @@ func (w *tagWorld) say(inbox int, conv int64, text string) int64 {
 		visitor, inbox = w.visitor[conv], w.inboxOf[conv]
 	}
 	in := w.inbox[inbox]
-	r, err := w.s.Ingest(w.ctx, Incoming{InboxID: in.ID, ConversationID: conv,
-		Identity: IdentityRef{Kind: "visitor", Scope: fmt.Sprint(in.ID), ExternalID: visitor},
-		ClientID: fmt.Sprintf("m-%d", w.nextID), Text: text})
+	r, err := w.s.Ingest(w.ctx, Incoming{Inbound: connectors.Inbound{InboxID: in.ID, ConversationID: conv,
+		Identity: connectors.Identity{Kind: "visitor", Scope: fmt.Sprint(in.ID), ExternalID: visitor},
+		ClientID: fmt.Sprintf("m-%d", w.nextID), Text: text}})
 	if err != nil {
 		w.t.Fatal(err)
 	}

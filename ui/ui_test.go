@@ -152,3 +152,27 @@ func TestAssetsAreCompressedOnce(t *testing.T) {
 		t.Error("the widget is compressed again for each caller")
 	}
 }
+
+// linkRule is the block between "// linkify:begin" and "// linkify:end" of a script.
+func linkRule(t *testing.T, name string) string {
+	t.Helper()
+	f, ok := Asset(name)
+	if !ok {
+		t.Fatalf("no %s", name)
+	}
+	s := string(f.Body)
+	i, j := strings.Index(s, "// linkify:begin"), strings.Index(s, "// linkify:end")
+	if i < 0 || j < i {
+		t.Fatalf("%s has no linkify:begin ... linkify:end block", name)
+	}
+	return s[i:j]
+}
+
+// The widget and the inbox can't share code (the widget stands alone on other sites),
+// so they carry the same rule for links, letter for letter: a link a visitor sees is
+// the link the agent sees. server/browser_linkify_test.go runs the rule's cases.
+func TestWidgetAndInboxLinkTheSameWay(t *testing.T) {
+	if w, in := linkRule(t, "widget.js"), linkRule(t, "inbox.js"); w != in {
+		t.Errorf("the link rules differ:\nwidget.js:\n%s\ninbox.js:\n%s", w, in)
+	}
+}

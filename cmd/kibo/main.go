@@ -21,7 +21,11 @@ import (
 	"syscall"
 	"time"
 
+	"kibo/connectors"
 	"kibo/connectors/chat"
+	"kibo/connectors/email"
+	"kibo/connectors/messenger"
+	"kibo/connectors/x"
 	"kibo/server"
 	"kibo/store"
 )
@@ -189,6 +193,7 @@ func serve(args []string) error {
 		return err
 	}
 	srv, err := server.New(server.Config{
+		Channels:       channels(),
 		Addr:           *addr,
 		PublicURL:      os.Getenv("KIBO_PUBLIC_URL"),
 		TrustedProxies: strings.FieldsFunc(os.Getenv("KIBO_TRUSTED_PROXIES"), func(r rune) bool { return r == ',' || r == ' ' }),
@@ -244,6 +249,17 @@ func serve(args []string) error {
 	return nil
 }
 
+// channels are the channels Kibo runs: one line each. A new channel is its package
+// under connectors/ (docs/CHANNELS.md) and its line here.
+func channels() *connectors.Registry {
+	return connectors.NewRegistry(
+		chat.Channel(),
+		email.Channel(),
+		messenger.Channel(),
+		x.Channel(),
+	)
+}
+
 // firstRun makes the first admin (printing the login once) and a demo chat inbox on
 // an empty database, so `kibo serve` alone gives a working desk. The chat inbox's
 // identity secret is printed once too: it is what a site signs its users' ids with
@@ -273,7 +289,7 @@ func firstRun(ctx context.Context, st *store.Store, publicURL string, out io.Wri
 	var chatInbox *store.Inbox
 	identitySecret := server.NewSecret(32)
 	if len(inboxes) == 0 {
-		if chatInbox, err = st.CreateInbox(ctx, "chat", "Website", server.NewSecret(18), map[string]any{
+		if chatInbox, err = st.CreateInbox(ctx, chat.Kind, "Website", server.NewSecret(18), map[string]any{
 			"allowed_origins": []string{}, "brand_color": "#2f6fed", "greeting": "Hi! How can we help?",
 			"identity_secret": identitySecret,
 		}); err != nil {

@@ -80,15 +80,15 @@ type HistoryMessage struct {
 // Backend is what the chat asks of the rest of Kibo. The server implements it on top
 // of the store.
 type Backend interface {
-	InboxByKey(ctx context.Context, publicKey string) (*Inbox, error)
 	// Conversation returns the visitor's latest conversation in the inbox (0 if none).
 	Conversation(ctx context.Context, inboxID int64, id connectors.Identity) (int64, error)
 	// History returns what the visitor may see of a conversation: no private notes.
 	History(ctx context.Context, conversationID int64) ([]HistoryMessage, error)
 	// Incident is the open incident to show in the widget, or nil.
 	Incident(ctx context.Context) (any, error)
-	// VisitorTyping tells the agents. VisitorRead hears the visitor's read frames
-	// (the server does not keep them yet).
+	// VisitorTyping tells the agents. VisitorRead keeps how far the visitor has read
+	// the agents' messages, and tells the agents; each socket reports only reads that
+	// move forward.
 	VisitorTyping(inboxID, conversationID int64, name string, on bool)
 	VisitorRead(conversationID, upTo int64)
 }
@@ -125,8 +125,8 @@ func New(b Backend, limits Limits) *Server {
 		newConvs: newAddressBuckets(limits.NewConversationsPerMinute, limits.NewConversationsBurst)}
 }
 
-// Kind is "chat".
-func (s *Server) Kind() string { return "chat" }
+// Kind is the chat's kind.
+func (s *Server) Kind() string { return Kind }
 
 // Run takes the sink and waits until ctx ends: visitors arrive through Serve.
 func (s *Server) Run(ctx context.Context, sink connectors.Sink) error {
@@ -140,12 +140,14 @@ func (s *Server) Run(ctx context.Context, sink connectors.Sink) error {
 	return nil
 }
 
-// Send pushes a stored agent reply to the visitor's open sockets.
+// Send pushes a stored agent reply to the visitor's open sockets, and ends that
+// agent's "is typing" there: the reply is what they were typing.
 func (s *Server) Send(ctx context.Context, m connectors.Outbound) (string, error) {
 	s.Push(m.ConversationID, map[string]any{
 		"type": "message", "id": m.MessageID, "author": map[string]any{"kind": "agent", "name": m.AuthorName},
 		"text": m.Text, "created_at": time.Now().UTC(),
 	})
+	s.Push(m.ConversationID, map[string]any{"type": "typing", "on": false, "name": m.AuthorName})
 	return "", nil
 }
 
@@ -258,6 +260,8 @@ type session struct {
 	tokens float64
 	last   time.Time
 	typing typingGate
+	// readUpTo is the last read reported: a repeated or older one is not written
+	readUpTo int64
 }
 
 func (ss *session) enqueue(b []byte) {
@@ -284,9 +288,10 @@ func closeFrame(code int, reason string) []byte {
 	return append(b, reason...)
 }
 
-// Serve runs one visitor socket until it closes. inboxKey is the ?inbox= parameter,
-// origin the Origin header, ip the remote address.
-func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
+// Serve runs one visitor socket until it closes. inbox is the chat inbox the upgrade
+// found by the page's key, after checking the page's origin against it (the server's
+// one lookup and one check); ip is the visitor's address.
+func (s *Server) Serve(sock Socket, inbox *Inbox, ip string) {
 	s.mu.Lock()
 	busy := ""
 	switch {
@@ -311,7 +316,7 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 		s.mu.Unlock()
 	}()
 
-	ss := &session{srv: s, sock: sock, ip: ip, out: make(chan []byte, 64), closed: make(chan struct{}), writerDone: make(chan struct{}),
+	ss := &session{srv: s, sock: sock, inbox: inbox, ip: ip, out: make(chan []byte, 64), closed: make(chan struct{}), writerDone: make(chan struct{}),
 		readerDone: make(chan struct{}), tokens: float64(s.limits.Burst), last: time.Now()}
 	ss.typing.tell = func(convID int64, on bool) { s.backend.VisitorTyping(ss.inbox.ID, convID, ss.name, on) }
 	defer ss.typing.stop()
@@ -325,20 +330,6 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 	}()
 
 	ctx := context.Background()
-	inbox, err := s.backend.InboxByKey(ctx, inboxKey)
-	if err != nil {
-		if !errors.Is(err, ErrUnknownInbox) {
-			err = errTryAgain
-		}
-		ss.refuse(err)
-		return
-	}
-	if !OriginAllowed(inbox.AllowedOrigins, origin) {
-		ss.sendError("unauthorized", "this page's origin may not open this chat")
-		return
-	}
-	ss.inbox = inbox
-
 	idle := s.limits.IdleTimeout
 	sock.SetReadDeadline(time.Now().Add(idle))
 	sock.SetPongHandler(func(string) error { return sock.SetReadDeadline(time.Now().Add(idle)) })
@@ -387,7 +378,8 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 				ss.typing.set(ss.convID, f.On, time.Now())
 			}
 		case "read":
-			if ss.convID != 0 && f.UpTo > 0 {
+			if ss.convID != 0 && f.UpTo > ss.readUpTo {
+				ss.readUpTo = f.UpTo
 				s.backend.VisitorRead(ss.convID, f.UpTo)
 			}
 		case "hello":
@@ -397,9 +389,6 @@ func (s *Server) Serve(sock Socket, inboxKey, origin, ip string) {
 		}
 	}
 }
-
-// ErrUnknownInbox is the Backend's answer for a key no chat inbox has.
-var ErrUnknownInbox = errors.New("unknown inbox")
 
 // errTryAgain is a failure on Kibo's side (the store did not answer), not the
 // visitor's: the widget must keep its token and come back, not start over as a

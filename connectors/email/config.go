@@ -133,27 +133,32 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate checks the settings an admin typed, with messages meant for them.
+// Validate checks the settings an admin typed, with messages meant for them that name
+// the setting to fix (docs/CHANNELS.md, "E-mail"). It is the one place their rules
+// live: saving an inbox (Channel().Validate) and building its connector (New) both
+// come here.
 func (c Config) Validate() error {
 	var errs []error
-	if a, err := mailaddr.Parse(c.Address); err != nil || a != c.Address {
-		errs = append(errs, fmt.Errorf("address %q is not an e-mail address (write it as support@example.com)", c.Address))
+	if a, err := mailaddr.Parse(c.Address); err != nil {
+		errs = append(errs, fmt.Errorf("address must be the inbox's e-mail address: %w", err))
+	} else if a != c.Address {
+		errs = append(errs, fmt.Errorf("address %q has spaces around it", c.Address))
 	}
 	check := func(name string, s ServerConfig) {
 		if strings.TrimSpace(s.Host) == "" {
-			errs = append(errs, fmt.Errorf("%s host is missing", name))
+			errs = append(errs, fmt.Errorf("%s.host is missing", name))
 		}
-		if s.Port < 0 || s.Port > 65535 {
-			errs = append(errs, fmt.Errorf("%s port %d is out of range", name, s.Port))
+		if s.Port < 1 || s.Port > 65535 {
+			errs = append(errs, fmt.Errorf("%s.port must be a port number, not %d", name, s.Port))
 		}
 		switch s.TLS {
-		case "", TLSImplicit, TLSStartTLS, TLSNone:
+		case TLSImplicit, TLSStartTLS, TLSNone:
 		default:
-			errs = append(errs, fmt.Errorf("%s tls must be tls, starttls or none, not %q", name, s.TLS))
+			errs = append(errs, fmt.Errorf("%s.tls must be tls, starttls or none, not %q", name, s.TLS))
 		}
 	}
-	check("IMAP", c.IMAP)
-	check("SMTP", c.SMTP)
+	check("imap", c.IMAP)
+	check("smtp", c.SMTP)
 	return errors.Join(errs...)
 }
 

@@ -17,7 +17,7 @@ var _ connectors.Connector = (*Connector)(nil)
 
 // New makes the connector for one inbox after checking its settings. It does not
 // connect to anything yet.
-func New(inboxID int64, cfg Config, state SyncState) (*Connector, error) {
+func New(inboxID int64, cfg Config, state connectors.MailState) (*Connector, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func New(inboxID int64, cfg Config, state SyncState) (*Connector, error) {
 }
 
 // Kind is "email".
-func (c *Connector) Kind() string { return "email" }
+func (c *Connector) Kind() string { return Kind }
 
 // Run receives mail until ctx ends; see Receiver.Run.
 func (c *Connector) Run(ctx context.Context, sink connectors.Sink) error {

@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"kibo/connectors"
+	"kibo/connectors/connectortest"
 )
 
 // ---- a throwaway Dovecot, started by scripts/dovecot.sh ----
@@ -181,13 +182,7 @@ func testReply(n, to int, sender string) []byte {
 		"A follow-up, number %d.\r\n", sender, to, n, to, to, n))
 }
 
-// ---- an in-memory store: Sink and SyncState, with the store's transaction rule ----
-
-type storedMsg struct {
-	in          connectors.Inbound
-	uidValidity uint32
-	uid         uint32
-}
+// ---- an in-memory store: Sink and MailState, with the store's transaction rule ----
 
 type quarantined struct {
 	uidValidity, uid uint32
@@ -196,17 +191,17 @@ type quarantined struct {
 }
 
 // memStore models the real store: Deliver commits the message (unless its
-// ExternalID is known) and the cursor from its Metadata, when it carries one, in one
-// step; Quarantine commits the quarantine row and the cursor in one step.
+// ExternalID is known) and the cursor it carries, when it carries one, in one step
+// (connectortest.Sink, whose Commit hook moves the cursor); Quarantine commits the
+// quarantine row and the cursor in one step.
 type memStore struct {
+	*connectortest.Sink
 	t  testing.TB
-	mu sync.Mutex
+	mu sync.Mutex // the cursor and the quarantine; taken inside the sink's lock
 
 	uidValidity, lastUID uint32
-	msgs                 []storedMsg
-	byID                 map[string]int
-	duplicates           int
 	quarantine           []quarantined
+	committed            map[int]bool // testNumber of the stored messages
 
 	// beforeCommit, when set, runs before the transaction; an error aborts it (the
 	// process died, the disk is full) and nothing is committed.
@@ -217,124 +212,96 @@ type memStore struct {
 	// inOrder, when set, checks the receiver's promises for a fresh mailbox where
 	// testMail(n) has UID n: the cursor never passes a message that is neither stored
 	// nor quarantined, and a message is stored after the messages it answers.
-	inOrder   bool
-	delivered atomic.Int64
+	inOrder bool
 }
 
 func newMemStore(t testing.TB) *memStore {
-	return &memStore{t: t, byID: map[string]int{}}
+	s := &memStore{t: t, committed: map[int]bool{}}
+	s.Sink = &connectortest.Sink{
+		Before: func(in connectors.Inbound) error {
+			if s.beforeCommit != nil {
+				return s.beforeCommit(in)
+			}
+			return nil
+		},
+		Commit: s.commit,
+		After: func(in connectors.Inbound) error {
+			if s.afterCommit != nil {
+				return s.afterCommit(in)
+			}
+			return nil
+		},
+	}
+	return s
 }
 
-func (s *memStore) Cursor(ctx context.Context, inboxID int64) (uint32, uint32, error) {
+func (s *memStore) Cursor(ctx context.Context, inboxID int64) (connectors.MailCursor, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.uidValidity, s.lastUID, nil
+	return connectors.MailCursor{UIDValidity: s.uidValidity, UID: s.lastUID}, nil
 }
 
-func (s *memStore) advance(uv, uid uint32) {
-	if uv == s.uidValidity && uid <= s.lastUID {
-		s.t.Errorf("cursor went backwards or repeated: %d/%d after %d/%d", uv, uid, s.uidValidity, s.lastUID)
+// cursor is where the cursor stands.
+func (s *memStore) cursor() (uidValidity, lastUID uint32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.uidValidity, s.lastUID
+}
+
+func (s *memStore) advance(c connectors.MailCursor) {
+	if c.UIDValidity == s.uidValidity && c.UID <= s.lastUID {
+		s.t.Errorf("cursor went backwards or repeated: %d/%d after %d/%d", c.UIDValidity, c.UID, s.uidValidity, s.lastUID)
 	}
 	if s.inOrder {
-		for n := uint32(1); n <= uid; n++ {
-			if _, ok := s.byID[testID(int(n))]; !ok && !slices.ContainsFunc(s.quarantine, func(q quarantined) bool { return q.uid == n }) {
-				s.t.Errorf("the cursor moved to UID %d while UID %d is not committed", uid, n)
+		for n := uint32(1); n <= c.UID; n++ {
+			if !s.committed[int(n)] && !slices.ContainsFunc(s.quarantine, func(q quarantined) bool { return q.uid == n }) {
+				s.t.Errorf("the cursor moved to UID %d while UID %d is not committed", c.UID, n)
 				break
 			}
 		}
 	}
-	s.uidValidity, s.lastUID = uv, uid
+	s.uidValidity, s.lastUID = c.UIDValidity, c.UID
 }
 
-func (s *memStore) Quarantine(ctx context.Context, inboxID int64, uv, uid uint32, raw []byte, reason string) error {
+func (s *memStore) Quarantine(ctx context.Context, inboxID int64, at connectors.MailCursor, raw []byte, reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.quarantine = append(s.quarantine, quarantined{uv, uid, raw, reason})
-	s.advance(uv, uid)
+	s.quarantine = append(s.quarantine, quarantined{at.UIDValidity, at.UID, raw, reason})
+	s.advance(at)
 	return nil
 }
 
-func (s *memStore) Deliver(ctx context.Context, in connectors.Inbound) (connectors.Delivered, error) {
-	if err := ctx.Err(); err != nil {
-		return connectors.Delivered{}, err
-	}
-	if s.beforeCommit != nil {
-		if err := s.beforeCommit(in); err != nil {
-			return connectors.Delivered{}, err
-		}
-	}
-	// A message carries the cursor (both keys) or leaves it alone (neither).
-	var uv, uid uint64
-	_, hasUV := in.Metadata[MetaUIDValidity]
-	_, hasUID := in.Metadata[MetaUID]
-	if hasUV || hasUID {
-		var err1, err2 error
-		uv, err1 = strconv.ParseUint(in.Metadata[MetaUIDValidity], 10, 32)
-		uid, err2 = strconv.ParseUint(in.Metadata[MetaUID], 10, 32)
-		if err1 != nil || err2 != nil {
-			s.t.Errorf("message %s with half an IMAP cursor in Metadata: %v", in.ExternalID, in.Metadata)
-			return connectors.Delivered{}, connectors.Permanent("half a cursor", nil)
-		}
-	}
+// commit is what the store commits with a message: the checks of the receiver's
+// promises, and the cursor the message carries.
+func (s *memStore) commit(in connectors.Inbound, duplicate bool) {
 	s.mu.Lock()
-	d := connectors.Delivered{}
-	if _, dup := s.byID[in.ExternalID]; dup {
-		s.duplicates++
-		d.Duplicate = true
-	} else {
-		if s.inOrder {
-			for _, ref := range in.ThreadRefs {
-				if n, ok := testNumber(ref); ok && n < testNumberOf(in.ExternalID) {
-					if _, stored := s.byID[ref]; !stored {
-						s.t.Errorf("%s stored before %s, which it answers", in.ExternalID, ref)
-					}
-				}
+	defer s.mu.Unlock()
+	n, _ := testNumber(in.ExternalID)
+	if !duplicate && s.inOrder {
+		for _, ref := range in.ThreadRefs {
+			if r, ok := testNumber(ref); ok && r < n && !s.committed[r] {
+				s.t.Errorf("%s stored before %s, which it answers", in.ExternalID, ref)
 			}
 		}
-		s.byID[in.ExternalID] = len(s.msgs)
-		s.msgs = append(s.msgs, storedMsg{in, uint32(uv), uint32(uid)})
-		d.MessageID = int64(len(s.msgs))
 	}
-	if hasUV {
-		s.advance(uint32(uv), uint32(uid))
+	s.committed[n] = true
+	if in.MailCursor != nil {
+		s.advance(*in.MailCursor)
 	}
-	s.mu.Unlock()
-	s.delivered.Add(1)
-	if s.afterCommit != nil {
-		if err := s.afterCommit(in); err != nil {
-			return connectors.Delivered{}, err
-		}
-	}
-	return d, nil
 }
 
-func (s *memStore) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.msgs)
-}
+func (s *memStore) count() int { return len(s.Stored()) }
 
-func (s *memStore) dups() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.duplicates
-}
+func (s *memStore) dups() int { return s.Duplicates() }
 
-func (s *memStore) has(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.byID[id]
-	return ok
-}
+func (s *memStore) has(id string) bool { return s.Has(id) }
 
-// checkExactly verifies that the messages 1..n (testMail) are all stored, each once.
+// checkExactly verifies that the messages from..to (testMail) are all stored, each once.
 func (s *memStore) checkExactly(t testing.TB, from, to int) {
 	t.Helper()
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	seen := map[string]int{}
-	for _, m := range s.msgs {
-		seen[m.in.ExternalID]++
+	for _, m := range s.Stored() {
+		seen[m.ExternalID]++
 	}
 	for n := from; n <= to; n++ {
 		if c := seen[testID(n)]; c != 1 {

@@ -8,14 +8,6 @@ import (
 
 // Keys this package puts into connectors.Inbound.Metadata (all values are strings).
 const (
-	// MetaUIDValidity and MetaUID are the IMAP cursor position of the message. The
-	// sink commits them in the same transaction as the message (or, for a duplicate,
-	// on its own): that is what lets the receiver resume after a crash without a loss
-	// or a duplicate. Only a message whose commit may move the cursor carries them
-	// (the last of a fetched batch); the others of the batch carry neither. See
-	// SyncState and Receiver.deliverBatch.
-	MetaUIDValidity = "imap_uidvalidity"
-	MetaUID         = "imap_uid"
 	// MetaMailbox is the IMAP folder the message came from.
 	MetaMailbox = "imap_mailbox"
 	// MetaMessageIDGenerated is "true" when the message had no Message-ID and

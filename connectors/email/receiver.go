@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"math/rand/v2"
 	"runtime"
 	"slices"
@@ -21,24 +20,15 @@ import (
 	"kibo/connectors"
 )
 
-// SyncState is where the receiver's progress lives. The store implements it; the
-// receiver never writes the cursor itself. Instead the message it hands to the sink
-// last in a batch carries its position (Metadata MetaUIDValidity and MetaUID), once
-// every other message of the batch is committed, and the sink commits that position
-// in the same transaction as the message, also when Deliver finds a duplicate. A
-// crash anywhere therefore resumes after a position all of whose messages are
-// committed: never a loss; what was committed after it comes again and is recognised
-// by Message-ID, never stored twice.
-type SyncState interface {
-	// Cursor returns the last UIDVALIDITY and the highest UID committed for this
-	// inbox; (0, 0) before the first message.
-	Cursor(ctx context.Context, inboxID int64) (uidValidity uint32, lastUID uint32, err error)
-	// Quarantine stores a message that cannot be processed (unparseable, no sender,
-	// refused by the store for good) with its raw source and the reason, raises the
-	// alert, and advances the cursor to (uidValidity, uid), all in one transaction,
-	// so that one bad message never blocks the ones after it.
-	Quarantine(ctx context.Context, inboxID int64, uidValidity, uid uint32, raw []byte, reason string) error
-}
+// The receiver's progress lives in the store (connectors.MailState); the receiver
+// never writes the cursor itself. Instead the message it hands to the sink last in a
+// batch carries its position (Inbound.MailCursor), once every other message of the
+// batch is committed, and the sink commits that position in the same transaction as
+// the message, also when Deliver finds a duplicate. A crash anywhere therefore resumes
+// after a position all of whose messages are committed: never a loss; what was
+// committed after it comes again and is recognised by Message-ID, never stored twice.
+// A message that can't be processed is quarantined with the cursor moved past it
+// (MailState.Quarantine), so it never blocks the ones after it.
 
 // Receiver reads one IMAP mailbox into a sink: it syncs by UID from the stored cursor
 // (never by \Seen or "the last N", so another client reading the mail or a day of
@@ -47,7 +37,7 @@ type SyncState interface {
 type Receiver struct {
 	inboxID int64
 	cfg     Config
-	state   SyncState
+	state   connectors.MailState
 	// noIdle makes the receiver poll even when the server offers IDLE (tests).
 	noIdle bool
 	// batch is how many messages one FETCH asks for (fetchBatch; tests make it
@@ -66,7 +56,7 @@ const (
 )
 
 // NewReceiver makes a receiver for one inbox. It does not connect until Run or Check.
-func NewReceiver(inboxID int64, cfg Config, state SyncState) *Receiver {
+func NewReceiver(inboxID int64, cfg Config, state connectors.MailState) *Receiver {
 	return &Receiver{inboxID: inboxID, cfg: cfg.withDefaults(), state: state, batch: fetchBatch}
 }
 
@@ -222,15 +212,15 @@ func (r *Receiver) wait(ctx context.Context, c *imapclient.Client, wake <-chan s
 
 // sync delivers every message after the committed cursor, in UID order.
 func (r *Receiver) sync(ctx context.Context, c *imapclient.Client, sink connectors.Sink, uidValidity uint32) error {
-	storedValidity, lastUID, err := r.state.Cursor(ctx, r.inboxID)
+	stored, err := r.state.Cursor(ctx, r.inboxID)
 	if err != nil {
 		return fmt.Errorf("reading the IMAP cursor: %w", err)
 	}
-	start := imap.UID(lastUID) + 1
-	if storedValidity != uidValidity {
-		if storedValidity != 0 {
+	start := imap.UID(stored.UID) + 1
+	if stored.UIDValidity != uidValidity {
+		if stored.UIDValidity != 0 {
 			r.cfg.Logger.Warn("email: UIDVALIDITY changed; re-scanning the whole mailbox (duplicates are dropped by Message-ID)",
-				"inbox", r.inboxID, "mailbox", r.cfg.IMAP.Mailbox, "old", storedValidity, "new", uidValidity)
+				"inbox", r.inboxID, "mailbox", r.cfg.IMAP.Mailbox, "old", stored.UIDValidity, "new", uidValidity)
 		}
 		start = 1
 	}
@@ -383,8 +373,8 @@ type pending struct {
 // delivered concurrently, and the cursor is kept safe and the order where it
 // matters:
 //
-//   - the concurrent deliveries carry no cursor (Metadata without MetaUIDValidity and
-//     MetaUID), so their commits leave it where it was;
+//   - the concurrent deliveries carry no cursor (Inbound.MailCursor nil), so their
+//     commits leave it where it was;
 //   - messages that cannot be processed are quarantined only after every delivery
 //     before the last has succeeded, in UID order (a quarantine moves the cursor to
 //     its UID);
@@ -533,8 +523,8 @@ func linkDependencies(batch []*pending) {
 }
 
 // deliverOne hands one parsed message to the sink. With uidValidity set, the
-// message carries the cursor (MetaUIDValidity, MetaUID): its commit moves the cursor
-// to its UID. A refusal for good sends it to quarantine (reason), anything else is
+// message carries the cursor (Inbound.MailCursor): its commit moves the cursor to its
+// UID. A refusal for good sends it to quarantine (reason), anything else is
 // returned.
 func (r *Receiver) deliverOne(ctx context.Context, sink connectors.Sink, p *pending, uidValidity *uint32) (err error) {
 	// it runs on a goroutine of its own: a panic in the sink must end the session
@@ -545,10 +535,8 @@ func (r *Receiver) deliverOne(ctx context.Context, sink connectors.Sink, p *pend
 		}
 	}()
 	in := p.in
-	in.Metadata = maps.Clone(p.in.Metadata)
 	if uidValidity != nil {
-		in.Metadata[MetaUIDValidity] = strconv.FormatUint(uint64(*uidValidity), 10)
-		in.Metadata[MetaUID] = strconv.FormatUint(uint64(p.uid), 10)
+		in.MailCursor = &connectors.MailCursor{UIDValidity: *uidValidity, UID: p.uid}
 	}
 	if _, err := sink.Deliver(ctx, in); err != nil {
 		if connectors.IsPermanent(err) {
@@ -562,7 +550,7 @@ func (r *Receiver) deliverOne(ctx context.Context, sink connectors.Sink, p *pend
 
 func (r *Receiver) quarantine(ctx context.Context, uidValidity, uid uint32, raw []byte, reason string) error {
 	r.cfg.Logger.Warn("email: message quarantined", "inbox", r.inboxID, "uid", uid, "reason", reason)
-	if err := r.state.Quarantine(ctx, r.inboxID, uidValidity, uid, raw, reason); err != nil {
+	if err := r.state.Quarantine(ctx, r.inboxID, connectors.MailCursor{UIDValidity: uidValidity, UID: uid}, raw, reason); err != nil {
 		return fmt.Errorf("quarantining IMAP UID %d: %w", uid, err)
 	}
 	return nil

@@ -41,18 +41,16 @@ func TestReceiverSyncsEveryMessageOnceAndIgnoresSeen(t *testing.T) {
 	store.checkExactly(t, 1, n)
 
 	// Delivered with the inbox and the sender; the cursor covers them all.
-	store.mu.Lock()
-	for _, m := range store.msgs {
-		i := testNumberOf(m.in.ExternalID)
-		if m.in.InboxID != 7 || m.in.Identity.ExternalID != fmt.Sprintf("customer%d@example.org", i) ||
-			m.in.Metadata[MetaMailbox] != "INBOX" || len(m.in.Raw) == 0 {
-			t.Fatalf("message %d mapped wrongly: %+v", i, m.in)
+	for _, m := range store.Stored() {
+		i := testNumberOf(m.ExternalID)
+		if m.InboxID != 7 || m.Identity.ExternalID != fmt.Sprintf("customer%d@example.org", i) ||
+			m.Metadata[MetaMailbox] != "INBOX" || len(m.Raw) == 0 {
+			t.Fatalf("message %d mapped wrongly: %+v", i, m)
 		}
 	}
-	if store.lastUID != n {
-		t.Errorf("cursor at UID %d, want %d", store.lastUID, n)
+	if _, last := store.cursor(); last != n {
+		t.Errorf("cursor at UID %d, want %d", last, n)
 	}
-	store.mu.Unlock()
 
 	// Kibo never marks mail as read (BODY.PEEK).
 	if _, err := admin.Select("INBOX", nil).Wait(); err != nil {
@@ -79,10 +77,10 @@ func TestReceiverSyncsEveryMessageOnceAndIgnoresSeen(t *testing.T) {
 
 	// A new receiver resumes from the cursor: the last message's UID equals the
 	// cursor, and "UID last+1:*" still returns it; nothing may be delivered again.
-	before := store.delivered.Load()
+	before := store.Calls()
 	rr2 := runReceiver(t, NewReceiver(7, d.config("INBOX", 0), store), store)
 	waitFor(t, 5*time.Second, "the second receiver to sync", func() bool { return rr2.connected.Load() > 0 })
-	if got := store.delivered.Load() - before; got != 0 {
+	if got := store.Calls() - before; got != 0 {
 		t.Errorf("a restarted receiver delivered %d messages again", got)
 	}
 	appendMsg(t, admin, "INBOX", testMail(n+6))
@@ -265,11 +263,9 @@ func TestReceiverRescansWhenUIDValidityChanges(t *testing.T) {
 	}
 	waitFor(t, 15*time.Second, "the re-scan", func() bool { return store.count() == 15 && store.dups() == 10 })
 	store.checkExactly(t, 1, 15)
-	store.mu.Lock()
-	if store.uidValidity != newValidity || store.lastUID != 15 {
-		t.Errorf("cursor %d/%d, want %d/15", store.uidValidity, store.lastUID, newValidity)
+	if uv, last := store.cursor(); uv != newValidity || last != 15 {
+		t.Errorf("cursor %d/%d, want %d/15", uv, last, newValidity)
 	}
-	store.mu.Unlock()
 	if rr.failures.Load() != 0 {
 		t.Errorf("%d failures; the change should have been noticed without one", rr.failures.Load())
 	}
@@ -321,12 +317,10 @@ func TestReceiverResumesAfterKillBetweenFetchAndCommit(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run did not return after its context ended")
 	}
-	store.mu.Lock()
-	if store.has17() || store.lastUID != 0 {
-		t.Fatalf("after the kill: message 17 stored %v, cursor at %d; want neither", store.has17(), store.lastUID)
+	if _, last := store.cursor(); store.has(testID(17)) || last != 0 {
+		t.Fatalf("after the kill: message 17 stored %v, cursor at %d; want neither", store.has(testID(17)), last)
 	}
-	before := len(store.msgs)
-	store.mu.Unlock()
+	before := store.count()
 
 	// The store itself fails twice on message 25 (disk full, lock timeout): the
 	// receiver retries until it goes in.
@@ -349,7 +343,7 @@ func TestReceiverResumesAfterKillBetweenFetchAndCommit(t *testing.T) {
 	rr := runReceiver(t, NewReceiver(1, d.config("INBOX", 0), store), store)
 	waitFor(t, 10*time.Second, "the resumed sync", func() bool { return store.count() == n })
 	store.checkExactly(t, 1, n)
-	waitFor(t, 5*time.Second, "the cursor over all", func() bool { store.mu.Lock(); defer store.mu.Unlock(); return store.lastUID == n })
+	waitFor(t, 5*time.Second, "the cursor over all", func() bool { _, last := store.cursor(); return last == n })
 	// What was committed before a failure came again and was recognised, never stored
 	// twice (checkExactly); at most the batch was delivered again for each failure.
 	if d := store.dups(); d < before || d > 3*n {
@@ -366,8 +360,6 @@ func TestReceiverResumesAfterKillBetweenFetchAndCommit(t *testing.T) {
 		t.Errorf("%d failures reported, want at least 2", rr.failures.Load())
 	}
 }
-
-func (s *memStore) has17() bool { _, ok := s.byID[testID(17)]; return ok }
 
 func TestReceiverQuarantinesWhatItCannotProcess(t *testing.T) {
 	t.Parallel()
@@ -390,10 +382,11 @@ func TestReceiverQuarantinesWhatItCannotProcess(t *testing.T) {
 	}
 	runReceiver(t, NewReceiver(1, d.config("INBOX", 0), store), store)
 	waitFor(t, 10*time.Second, "the sync", func() bool { return store.has(testID(5)) })
+	stored := store.count()
 	store.mu.Lock()
 	defer store.mu.Unlock()
-	if len(store.msgs) != 3 || len(store.quarantine) != 3 {
-		t.Fatalf("%d stored, %d quarantined; want 3 and 3", len(store.msgs), len(store.quarantine))
+	if stored != 3 || len(store.quarantine) != 3 {
+		t.Fatalf("%d stored, %d quarantined; want 3 and 3", stored, len(store.quarantine))
 	}
 	q := store.quarantine[0]
 	if q.uid != 2 || string(q.raw) != string(junk) || !strings.Contains(q.reason, "no sender") {
@@ -471,7 +464,7 @@ func TestReceiverIgnoresStarResultBelowCursor(t *testing.T) {
 	rr := runReceiver(t, r, store)
 	waitFor(t, 5*time.Second, "a few polls", func() bool { return rr.connected.Load() > 0 })
 	time.Sleep(100 * time.Millisecond)
-	if got := store.delivered.Load(); got != 0 {
+	if got := store.Calls(); got != 0 {
 		t.Fatalf("delivered %d messages at or below the cursor", got)
 	}
 	srv.append(t, testMail(4))
@@ -516,12 +509,10 @@ func TestReceiverDeliversRelatedMessagesInUIDOrder(t *testing.T) {
 	runReceiver(t, r, store)
 	waitFor(t, 20*time.Second, "the sync", func() bool { return store.count() == n })
 	store.checkExactly(t, 1, n)
-	store.mu.Lock()
-	defer store.mu.Unlock()
 	last, overtaken := 0, 0
-	for i, m := range store.msgs {
-		k := testNumberOf(m.in.ExternalID)
-		if m.in.Identity.ExternalID == "frequent@example.org" {
+	for i, m := range store.Stored() {
+		k := testNumberOf(m.ExternalID)
+		if m.Identity.ExternalID == "frequent@example.org" {
 			if k < last {
 				t.Errorf("frequent@example.org's message %d stored after its message %d", k, last)
 			}
@@ -534,7 +525,7 @@ func TestReceiverDeliversRelatedMessagesInUIDOrder(t *testing.T) {
 	if overtaken == 0 {
 		t.Log("every message was stored in UID order: nothing was delivered concurrently")
 	}
-	if store.lastUID != n {
-		t.Errorf("cursor at UID %d, want %d", store.lastUID, n)
+	if _, cur := store.cursor(); cur != n {
+		t.Errorf("cursor at UID %d, want %d", cur, n)
 	}
 }

@@ -44,6 +44,8 @@ const (
 
 // Config is one Messenger inbox's settings (docs/CHANNELS.md, "Facebook Messenger").
 type Config struct {
+	// InboxID is stamped on every message the webhook delivers.
+	InboxID         int64
 	PageID          string
 	PageAccessToken string
 	AppSecret       string

@@ -3,8 +3,6 @@ package messenger
 import (
 	"context"
 	"errors"
-	"net/url"
-	"sync"
 	"time"
 
 	"kibo/connectors"
@@ -20,16 +18,11 @@ const profileTimeout = 5 * time.Second
 var ErrBadSignature = errors.New("messenger: a webhook's X-Hub-Signature-256 did not match the app secret")
 
 // Connector is one Messenger inbox. Messages arrive through the webhook, so Run only
-// waits; the server's webhook handler calls Challenge, VerifyWebhook, ParseWebhook and
-// DeliverMessages.
+// waits; the server's webhook handler calls it as a connectors.Webhook (channel.go).
 type Connector struct {
 	cfg    Config
 	client *Client
-
-	mu       sync.Mutex
-	reported bool
-	up       bool
-	lastErr  string
+	status *connectors.Status
 }
 
 var _ connectors.Connector = (*Connector)(nil)
@@ -40,7 +33,7 @@ func New(cfg Config) (*Connector, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Connector{cfg: cfg, client: client}, nil
+	return &Connector{cfg: cfg, client: client, status: connectors.NewStatus(cfg.OnStatus)}, nil
 }
 
 // Kind is "messenger".
@@ -53,11 +46,6 @@ func (c *Connector) Client() *Client { return c.client }
 func (c *Connector) Run(ctx context.Context, sink connectors.Sink) error {
 	<-ctx.Done()
 	return nil
-}
-
-// Challenge answers the subscription handshake with this inbox's verify token.
-func (c *Connector) Challenge(query url.Values) (challenge string, ok bool) {
-	return VerifyChallenge(c.cfg, query)
 }
 
 // VerifyWebhook checks a webhook's signature header against the app secret and reports
@@ -117,15 +105,7 @@ func (c *Connector) Check(ctx context.Context) error {
 // reportAPI tells OnStatus what a Graph API call says about the page's health. Refusals
 // about one recipient (blocked, window closed) say nothing about it.
 func (c *Connector) reportAPI(err error) {
-	var ra *connectors.RetryAfterError
-	switch {
-	case err == nil:
-		c.report(true, nil)
-	case errors.Is(err, errUnavailable), isPageProblem(err):
-		c.report(false, err)
-	case errors.As(err, &ra):
-		c.report(true, err)
-	}
+	c.status.Call(err, errors.Is(err, errUnavailable) || isPageProblem(err))
 }
 
 func isPageProblem(err error) bool {
@@ -133,19 +113,4 @@ func isPageProblem(err error) bool {
 	return errors.As(err, &ge) && ge.PageProblem()
 }
 
-func (c *Connector) report(up bool, err error) {
-	if c.cfg.OnStatus == nil {
-		return
-	}
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	c.mu.Lock()
-	same := c.reported && c.up == up && c.lastErr == msg
-	c.reported, c.up, c.lastErr = true, up, msg
-	c.mu.Unlock()
-	if !same {
-		c.cfg.OnStatus(up, err)
-	}
-}
+func (c *Connector) report(up bool, err error) { c.status.Report(up, err) }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"kibo/connectors"
+	"kibo/connectors/connectortest"
 )
 
 const testAppSecret = "0f5c1e2d3b4a59687766554433221100"
@@ -72,8 +73,8 @@ func TestConnectorWebhookFlow(t *testing.T) {
 	}
 
 	q := url.Values{"hub.mode": {"subscribe"}, "hub.verify_token": {"verify-me"}, "hub.challenge": {"CHALLENGE_ACCEPTED"}}
-	if got, ok := c.Challenge(q); !ok || got != "CHALLENGE_ACCEPTED" {
-		t.Errorf("Challenge = %q, %v", got, ok)
+	if got, err := c.Handshake(q); err != nil || string(got.Body) != "CHALLENGE_ACCEPTED" || got.ContentType != "text/plain; charset=utf-8" {
+		t.Errorf("Handshake = %q, %v", got.Body, err)
 	}
 
 	body := readFixture(t, "messages_text.json")
@@ -92,12 +93,12 @@ func TestConnectorWebhookFlow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &dedupeSink{}
+	sink := &connectortest.Sink{}
 	if err := c.DeliverMessages(context.Background(), sink, ev); err != nil {
 		t.Fatal(err)
 	}
-	if len(sink.stored) != 1 || sink.stored[0].Identity.Name != "Peter Chang" {
-		t.Errorf("stored = %+v", sink.stored)
+	if len(sink.Stored()) != 1 || sink.Stored()[0].Identity.Name != "Peter Chang" {
+		t.Errorf("stored = %+v", sink.Stored())
 	}
 }
 
@@ -108,15 +109,15 @@ func TestDeliverWithoutProfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sink := &dedupeSink{}
+	sink := &connectortest.Sink{}
 	if err := c.DeliverMessages(context.Background(), sink, ev); err != nil {
 		t.Fatal(err)
 	}
-	if len(sink.stored) != 1 || sink.stored[0].Identity.Name != "" {
-		t.Errorf("a failed profile lookup must not hold the message back: %+v", sink.stored)
+	if len(sink.Stored()) != 1 || sink.Stored()[0].Identity.Name != "" {
+		t.Errorf("a failed profile lookup must not hold the message back: %+v", sink.Stored())
 	}
 
-	sink.failErr = errors.New("database is locked")
+	sink.Fail(errors.New("database is locked"))
 	if err := c.DeliverMessages(context.Background(), sink, ev); err == nil {
 		t.Error("a sink error must come back so the webhook is kept for a retry")
 	}
@@ -153,7 +154,7 @@ func TestRunWaitsForContext(t *testing.T) {
 	c := newTestConnector(t, profileServer(t, nil), nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- c.Run(ctx, &dedupeSink{}) }()
+	go func() { done <- c.Run(ctx, &connectortest.Sink{}) }()
 	select {
 	case <-done:
 		t.Fatal("Run returned before ctx ended")

@@ -7,7 +7,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"mime"
 	"net/url"
@@ -84,28 +83,11 @@ func VerifySignature(appSecret string, header string, body []byte) bool {
 	return hmac.Equal(got, mac.Sum(nil))
 }
 
-// ErrMalformed is matched (errors.Is) by every *MalformedError.
-var ErrMalformed = errors.New("malformed Messenger webhook")
-
-// MalformedError says a webhook body is not a Messenger page event: bad JSON, another
-// object, or a message without the ids Kibo needs. The handler answers 400 and stores
-// nothing.
-type MalformedError struct {
-	Reason string
-	Err    error
+// malformed says a body is not a Messenger event Kibo can take: a
+// *connectors.MalformedError, which the webhook answers with 400, storing nothing.
+func malformed(reason string, err error) error {
+	return &connectors.MalformedError{What: "Messenger webhook", Reason: reason, Err: err}
 }
-
-func (e *MalformedError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("malformed Messenger webhook: %s: %v", e.Reason, e.Err)
-	}
-	return "malformed Messenger webhook: " + e.Reason
-}
-
-func (e *MalformedError) Unwrap() error { return e.Err }
-
-// Is lets errors.Is(err, ErrMalformed) match.
-func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
 
 // Events is what one webhook body carried. Each item stands alone: Facebook may batch
 // several, deliver them late, out of order or twice, and the sink's dedupe by mid and the
@@ -194,16 +176,16 @@ type attachmentPayload struct {
 
 // ParseWebhook reads one webhook body (already signature-checked) into the messages and
 // receipts it carries. A body that is not JSON, not a page event, or carries a message
-// without its ids is a *MalformedError. Item kinds Kibo does not handle (postbacks,
-// reactions, optins, ...) are skipped.
+// without its ids is a *connectors.MalformedError. Item kinds Kibo does not handle
+// (postbacks, reactions, optins, ...) are skipped.
 func ParseWebhook(inboxID int64, body []byte) (Events, error) {
 	var ev Events
 	var wb webhookBody
 	if err := json.Unmarshal(body, &wb); err != nil {
-		return ev, &MalformedError{Reason: "body is not valid JSON", Err: err}
+		return ev, malformed("body is not valid JSON", err)
 	}
 	if wb.Object != "page" {
-		return ev, &MalformedError{Reason: fmt.Sprintf("object is %q, not \"page\"", wb.Object)}
+		return ev, malformed(fmt.Sprintf("object is %q, not \"page\"", wb.Object), nil)
 	}
 	for _, entry := range wb.Entry {
 		items := append(append([]json.RawMessage(nil), entry.Messaging...), entry.Standby...)
@@ -219,7 +201,7 @@ func ParseWebhook(inboxID int64, body []byte) (Events, error) {
 func parseItem(inboxID int64, entry webhookEntry, raw json.RawMessage, ev *Events) error {
 	var it messagingItem
 	if err := json.Unmarshal(raw, &it); err != nil {
-		return &MalformedError{Reason: "a messaging item has an unexpected shape", Err: err}
+		return malformed("a messaging item has an unexpected shape", err)
 	}
 	raw = bytes.Clone(raw)
 	switch {
@@ -231,7 +213,7 @@ func parseItem(inboxID int64, entry webhookEntry, raw json.RawMessage, ev *Event
 		ev.Messages = append(ev.Messages, in)
 	case it.Delivery != nil:
 		if it.Sender.ID == "" {
-			return &MalformedError{Reason: "a delivery has no sender id"}
+			return malformed("a delivery has no sender id", nil)
 		}
 		ev.Receipts = append(ev.Receipts, Receipt{
 			Kind:      "delivery",
@@ -243,7 +225,7 @@ func parseItem(inboxID int64, entry webhookEntry, raw json.RawMessage, ev *Event
 		})
 	case it.Read != nil:
 		if it.Sender.ID == "" {
-			return &MalformedError{Reason: "a read receipt has no sender id"}
+			return malformed("a read receipt has no sender id", nil)
 		}
 		ev.Receipts = append(ev.Receipts, Receipt{
 			Kind:      "read",
@@ -259,7 +241,7 @@ func parseItem(inboxID int64, entry webhookEntry, raw json.RawMessage, ev *Event
 func parseMessage(inboxID int64, entry webhookEntry, it messagingItem, raw []byte) (connectors.Inbound, error) {
 	m := it.Message
 	if m.MID == "" {
-		return connectors.Inbound{}, &MalformedError{Reason: "a message has no mid"}
+		return connectors.Inbound{}, malformed("a message has no mid", nil)
 	}
 	// The customer is the sender of a message and the recipient of an echo; the page is
 	// the other side.
@@ -268,7 +250,7 @@ func parseMessage(inboxID int64, entry webhookEntry, it messagingItem, raw []byt
 		customer, page = it.Recipient.ID, it.Sender.ID
 	}
 	if customer == "" {
-		return connectors.Inbound{}, &MalformedError{Reason: fmt.Sprintf("message %s has no customer id", m.MID)}
+		return connectors.Inbound{}, malformed(fmt.Sprintf("message %s has no customer id", m.MID), nil)
 	}
 	sentAt := it.Timestamp
 	if sentAt == 0 {

@@ -12,11 +12,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"kibo/connectors"
+	"kibo/connectors/connectortest"
 )
 
 const (
@@ -245,32 +245,6 @@ func TestParseWebhookOutOfOrder(t *testing.T) {
 	}
 }
 
-// dedupeSink stores by ExternalID the way the store does.
-type dedupeSink struct {
-	mu      sync.Mutex
-	stored  []connectors.Inbound
-	byID    map[string]int64
-	failErr error
-}
-
-func (s *dedupeSink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.Delivered, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.failErr != nil {
-		return connectors.Delivered{}, s.failErr
-	}
-	if s.byID == nil {
-		s.byID = map[string]int64{}
-	}
-	if id, ok := s.byID[in.ExternalID]; ok {
-		return connectors.Delivered{MessageID: id, Duplicate: true}, nil
-	}
-	s.stored = append(s.stored, in)
-	id := int64(len(s.stored))
-	s.byID[in.ExternalID] = id
-	return connectors.Delivered{MessageID: id}, nil
-}
-
 func TestDuplicateDelivery(t *testing.T) {
 	body := readFixture(t, "messages_text.json")
 	first, err := ParseWebhook(1, body)
@@ -286,14 +260,14 @@ func TestDuplicateDelivery(t *testing.T) {
 	}
 
 	c := newTestConnector(t, profileServer(t, nil), nil)
-	sink := &dedupeSink{}
+	sink := &connectortest.Sink{}
 	for _, ev := range []Events{first, again} {
 		if err := c.DeliverMessages(context.Background(), sink, ev); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if len(sink.stored) != 1 {
-		t.Errorf("stored %d messages, want 1", len(sink.stored))
+	if len(sink.Stored()) != 1 {
+		t.Errorf("stored %d messages, want 1", len(sink.Stored()))
 	}
 }
 
@@ -315,8 +289,8 @@ func TestParseWebhookMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ev, err := ParseWebhook(1, []byte(tt.body))
-			var me *MalformedError
-			if !errors.As(err, &me) || !errors.Is(err, ErrMalformed) {
+			var me *connectors.MalformedError
+			if !errors.As(err, &me) || !errors.Is(err, connectors.ErrMalformed) {
 				t.Fatalf("err = %v, want a *MalformedError", err)
 			}
 			if len(ev.Messages) != 0 || len(ev.Receipts) != 0 {

@@ -61,9 +61,7 @@ type Connector struct {
 	users    map[string]userInfo
 	seen     map[string]struct{}
 	seenFIFO []string
-	reported bool
-	up       bool
-	lastErr  string
+	status   *connectors.Status
 }
 
 var _ connectors.Connector = (*Connector)(nil)
@@ -96,6 +94,7 @@ func New(cfg Config) (*Connector, error) {
 		ownID:     cfg.UserID,
 		users:     map[string]userInfo{},
 		seen:      map[string]struct{}{},
+		status:    connectors.NewStatus(cfg.OnStatus),
 	}, nil
 }
 
@@ -145,7 +144,7 @@ func (c *Connector) ParseWebhook(body []byte) ([]connectors.Inbound, error) {
 	own := c.ownID
 	c.mu.Unlock()
 	if own == "" {
-		return nil, &MalformedError{Reason: "this inbox's X user id is not known yet: set user_id in its settings"}
+		return nil, malformed("this inbox's X user id is not known yet: set user_id in its settings", nil)
 	}
 	return ParseWebhook(c.cfg.InboxID, own, body)
 }
@@ -306,30 +305,7 @@ func (c *Connector) user(id string) (name, handle string) {
 // reportAPI tells OnStatus what an API call says about the account's health. Refusals
 // about one recipient say nothing about it.
 func (c *Connector) reportAPI(err error) {
-	var ra *connectors.RetryAfterError
-	switch {
-	case err == nil:
-		c.report(true, nil)
-	case errors.Is(err, errUnavailable), errors.Is(err, errAccount):
-		c.report(false, err)
-	case errors.As(err, &ra):
-		c.report(true, err)
-	}
+	c.status.Call(err, errors.Is(err, errUnavailable) || errors.Is(err, errAccount))
 }
 
-func (c *Connector) report(up bool, err error) {
-	if c.cfg.OnStatus == nil {
-		return
-	}
-	msg := ""
-	if err != nil {
-		msg = err.Error()
-	}
-	c.mu.Lock()
-	same := c.reported && c.up == up && c.lastErr == msg
-	c.reported, c.up, c.lastErr = true, up, msg
-	c.mu.Unlock()
-	if !same {
-		c.cfg.OnStatus(up, err)
-	}
-}
+func (c *Connector) report(up bool, err error) { c.status.Report(up, err) }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"kibo/connectors"
+	"kibo/connectors/connectortest"
 )
 
 const secondCursor = "NDU2Nzg5MDEyMzQ1Njc4OTA"
@@ -63,7 +64,7 @@ func (f *fakeClock) nextSleep(t *testing.T) time.Duration {
 	}
 }
 
-func startPoller(t *testing.T, c *Connector, sink *dedupeSink) (*fakeClock, func()) {
+func startPoller(t *testing.T, c *Connector, sink *connectortest.Sink) (*fakeClock, func()) {
 	t.Helper()
 	clk := newFakeClock()
 	c.now, c.sleep = clk.Now, clk.Sleep
@@ -123,13 +124,13 @@ func TestRunTwoPagesOldestFirst(t *testing.T) {
 	f := newFakeX(t)
 	serveTwoPages(t, f, map[string]string{"x-rate-limit-limit": "15", "x-rate-limit-remaining": "14", "x-rate-limit-reset": "1710418500"})
 	c := newTestConnector(t, f, nil)
-	sink := &dedupeSink{}
+	sink := &connectortest.Sink{}
 	clk, _ := startPoller(t, c, sink)
 
 	if d := clk.nextSleep(t); d != time.Minute {
 		t.Errorf("wait after a poll = %v, want the poll interval", d)
 	}
-	stored, _ := sink.snapshot()
+	stored := sink.Stored()
 	if got := ids(stored); !slices.Equal(got, wantOrder) {
 		t.Fatalf("delivered %v\nwant      %v", got, wantOrder)
 	}
@@ -164,7 +165,7 @@ func TestRunTwoPagesOldestFirst(t *testing.T) {
 	// is not fetched and the names come from the cache.
 	clk.resume <- struct{}{}
 	clk.nextSleep(t)
-	if _, calls := sink.snapshot(); calls != 5 {
+	if calls := sink.Calls(); calls != 5 {
 		t.Errorf("sink called %d times, want 5: the seen-set should spare it", calls)
 	}
 	if n := len(f.callsTo(pathList)); n != 3 {
@@ -206,7 +207,7 @@ func TestRunWaitsOutRateLimit(t *testing.T) {
 			statuses = append(statuses, up)
 		}
 	})
-	sink := &dedupeSink{}
+	sink := &connectortest.Sink{}
 	clk, _ := startPoller(t, c, sink)
 
 	if d := clk.nextSleep(t); d != 91*time.Second {
@@ -219,7 +220,7 @@ func TestRunWaitsOutRateLimit(t *testing.T) {
 	if d := clk.nextSleep(t); d != 900*time.Second {
 		t.Errorf("with no calls left mid-walk, wait %v, want until the next reset (900s)", d)
 	}
-	if stored, _ := sink.snapshot(); len(stored) != 0 {
+	if stored := sink.Stored(); len(stored) != 0 {
 		t.Errorf("delivered %d before the walk finished", len(stored))
 	}
 	clk.resume <- struct{}{}
@@ -228,7 +229,7 @@ func TestRunWaitsOutRateLimit(t *testing.T) {
 	if len(calls) != 3 || calls[2].Query.Get("cursor") != secondCursor {
 		t.Fatalf("the walk should resume at the saved cursor: %d calls", len(calls))
 	}
-	stored, _ := sink.snapshot()
+	stored := sink.Stored()
 	if got := ids(stored); !slices.Equal(got, wantOrder) {
 		t.Errorf("delivered %v", got)
 	}
@@ -257,7 +258,7 @@ func TestRunBadCredentialsBacksOff(t *testing.T) {
 			statuses = append(statuses, status{up, err})
 		}
 	})
-	sink := &dedupeSink{}
+	sink := &connectortest.Sink{}
 	clk, _ := startPoller(t, c, sink)
 
 	var waits []time.Duration
@@ -274,7 +275,7 @@ func TestRunBadCredentialsBacksOff(t *testing.T) {
 	serveTwoPages(t, f, nil)
 	clk.resume <- struct{}{}
 	clk.nextSleep(t)
-	if stored, _ := sink.snapshot(); len(stored) != 5 {
+	if stored := sink.Stored(); len(stored) != 5 {
 		t.Errorf("stored %d after reconnecting", len(stored))
 	}
 	mu.Lock()
@@ -289,17 +290,17 @@ func TestRunRedeliversAfterSinkFailure(t *testing.T) {
 	f := newFakeX(t)
 	serveTwoPages(t, f, nil)
 	c := newTestConnector(t, f, nil)
-	sink := &dedupeSink{}
-	sink.setFail(errors.New("database is locked"))
+	sink := &connectortest.Sink{}
+	sink.Fail(errors.New("database is locked"))
 	clk, _ := startPoller(t, c, sink)
 
 	if d := clk.nextSleep(t); d != time.Minute {
 		t.Errorf("backoff after a store failure = %v", d)
 	}
-	sink.setFail(nil)
+	sink.Fail(nil)
 	clk.resume <- struct{}{}
 	clk.nextSleep(t)
-	stored, _ := sink.snapshot()
+	stored := sink.Stored()
 	if got := ids(stored); !slices.Equal(got, wantOrder) {
 		t.Errorf("after the store came back: %v", got)
 	}
@@ -310,10 +311,10 @@ func TestRunLearnsOwnID(t *testing.T) {
 	serveTwoPages(t, f, nil)
 	f.reply(pathVerify, fixtureReply(t, 200, "verify_credentials.json", nil))
 	c := newTestConnector(t, f, func(cfg *Config) { cfg.UserID = "" })
-	sink := &dedupeSink{}
+	sink := &connectortest.Sink{}
 	clk, _ := startPoller(t, c, sink)
 	clk.nextSleep(t)
-	stored, _ := sink.snapshot()
+	stored := sink.Stored()
 	if len(stored) != 5 || !stored[3].Echo {
 		t.Errorf("without UserID, the echo must still be told apart: %+v", ids(stored))
 	}

@@ -83,28 +83,11 @@ func hmacSHA256(secret string, data []byte) []byte {
 	return mac.Sum(nil)
 }
 
-// ErrMalformed is matched (errors.Is) by every *MalformedError.
-var ErrMalformed = errors.New("malformed X webhook")
-
-// MalformedError says a webhook body is not an Account Activity event Kibo can take:
-// bad JSON, a DM event without its ids, or an event for another account. The handler
-// answers 400 and stores nothing.
-type MalformedError struct {
-	Reason string
-	Err    error
+// malformed says a body is not a X event Kibo can take: a
+// *connectors.MalformedError, which the webhook answers with 400, storing nothing.
+func malformed(reason string, err error) error {
+	return &connectors.MalformedError{What: "X webhook", Reason: reason, Err: err}
 }
-
-func (e *MalformedError) Error() string {
-	if e.Err != nil {
-		return fmt.Sprintf("malformed X webhook: %s: %v", e.Reason, e.Err)
-	}
-	return "malformed X webhook: " + e.Reason
-}
-
-func (e *MalformedError) Unwrap() error { return e.Err }
-
-// Is lets errors.Is(err, ErrMalformed) match.
-func (e *MalformedError) Is(target error) bool { return target == ErrMalformed }
 
 type activity struct {
 	ForUserID           string              `json:"for_user_id"`
@@ -171,16 +154,16 @@ type wireMedia struct {
 func ParseWebhook(inboxID int64, ownUserID string, body []byte) ([]connectors.Inbound, error) {
 	var act activity
 	if err := json.Unmarshal(body, &act); err != nil {
-		return nil, &MalformedError{Reason: "body is not valid JSON", Err: err}
+		return nil, malformed("body is not valid JSON", err)
 	}
 	if body = bytes.TrimSpace(body); len(body) == 0 || body[0] != '{' {
-		return nil, &MalformedError{Reason: "body is not a JSON object"}
+		return nil, malformed("body is not a JSON object", nil)
 	}
 	if act.ForUserID == "" {
-		return nil, &MalformedError{Reason: "for_user_id is missing: the body does not say which account it is for"}
+		return nil, malformed("for_user_id is missing: the body does not say which account it is for", nil)
 	}
 	if ownUserID != "" && act.ForUserID != ownUserID {
-		return nil, &MalformedError{Reason: fmt.Sprintf("the event is for user %s, not this inbox's user %s", act.ForUserID, ownUserID)}
+		return nil, malformed(fmt.Sprintf("the event is for user %s, not this inbox's user %s", act.ForUserID, ownUserID), nil)
 	}
 	own := act.ForUserID
 	user := func(id string) (name, handle string) {
@@ -191,14 +174,14 @@ func ParseWebhook(inboxID int64, ownUserID string, body []byte) ([]connectors.In
 	for _, raw := range act.DirectMessageEvents {
 		var ev dmEvent
 		if err := json.Unmarshal(raw, &ev); err != nil {
-			return nil, &MalformedError{Reason: "a direct message event has an unexpected shape", Err: err}
+			return nil, malformed("a direct message event has an unexpected shape", err)
 		}
 		if ev.Type != "message_create" {
 			continue
 		}
 		in, err := toInbound(inboxID, own, bytes.Clone(raw), ev, user)
 		if err != nil {
-			return nil, &MalformedError{Reason: err.Error()}
+			return nil, malformed(err.Error(), nil)
 		}
 		out = append(out, in)
 	}

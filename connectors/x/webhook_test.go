@@ -8,11 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"kibo/connectors"
+	"kibo/connectors/connectortest"
 )
 
 const (
@@ -211,12 +211,12 @@ func TestParseWebhookOtherActivity(t *testing.T) {
 
 func TestParseWebhookOtherAccount(t *testing.T) {
 	_, err := ParseWebhook(1, "999", readFixture(t, "aaa_dm_received.json"))
-	if !errors.Is(err, ErrMalformed) {
+	if !errors.Is(err, connectors.ErrMalformed) {
 		t.Errorf("an event for another account: err = %v", err)
 	}
 	// without for_user_id the body names no account, so it can't be this inbox's
 	body := bytes.Replace(readFixture(t, "aaa_dm_received.json"), []byte(`"for_user_id"`), []byte(`"for_someone"`), 1)
-	if _, err := ParseWebhook(1, ownID, body); !errors.Is(err, ErrMalformed) {
+	if _, err := ParseWebhook(1, ownID, body); !errors.Is(err, connectors.ErrMalformed) {
 		t.Errorf("an event without for_user_id: err = %v", err)
 	}
 }
@@ -226,7 +226,7 @@ func TestConnectorParseWebhookNeedsItsAccount(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.ParseWebhook(readFixture(t, "aaa_dm_received.json")); !errors.Is(err, ErrMalformed) {
+	if _, err := c.ParseWebhook(readFixture(t, "aaa_dm_received.json")); !errors.Is(err, connectors.ErrMalformed) {
 		t.Errorf("an inbox that does not know its account took a webhook: %v", err)
 	}
 }
@@ -252,8 +252,8 @@ func TestParseWebhookMalformed(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := ParseWebhook(1, "", []byte(tt.body))
-			var me *MalformedError
-			if !errors.As(err, &me) || !errors.Is(err, ErrMalformed) {
+			var me *connectors.MalformedError
+			if !errors.As(err, &me) || !errors.Is(err, connectors.ErrMalformed) {
 				t.Fatalf("err = %v, want a *MalformedError", err)
 			}
 			if got != nil {
@@ -263,49 +263,9 @@ func TestParseWebhookMalformed(t *testing.T) {
 	}
 }
 
-// dedupeSink stores by ExternalID the way the store does.
-type dedupeSink struct {
-	mu      sync.Mutex
-	stored  []connectors.Inbound
-	byID    map[string]int64
-	failErr error
-	calls   int
-}
-
-func (s *dedupeSink) Deliver(ctx context.Context, in connectors.Inbound) (connectors.Delivered, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.calls++
-	if s.failErr != nil {
-		return connectors.Delivered{}, s.failErr
-	}
-	if s.byID == nil {
-		s.byID = map[string]int64{}
-	}
-	if id, ok := s.byID[in.ExternalID]; ok {
-		return connectors.Delivered{MessageID: id, Duplicate: true}, nil
-	}
-	s.stored = append(s.stored, in)
-	id := int64(len(s.stored))
-	s.byID[in.ExternalID] = id
-	return connectors.Delivered{MessageID: id}, nil
-}
-
-func (s *dedupeSink) snapshot() (stored []connectors.Inbound, calls int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]connectors.Inbound(nil), s.stored...), s.calls
-}
-
-func (s *dedupeSink) setFail(err error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.failErr = err
-}
-
 func TestParseWebhookDuplicateDelivery(t *testing.T) {
 	body := readFixture(t, "aaa_dm_received.json")
-	sink := &dedupeSink{}
+	sink := &connectortest.Sink{}
 	for range 2 {
 		got, err := ParseWebhook(1, ownID, body)
 		if err != nil {
@@ -317,7 +277,7 @@ func TestParseWebhookDuplicateDelivery(t *testing.T) {
 			}
 		}
 	}
-	if stored, _ := sink.snapshot(); len(stored) != 1 {
+	if stored := sink.Stored(); len(stored) != 1 {
 		t.Errorf("stored %d, want 1", len(stored))
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"kibo/connectors"
 	"kibo/server/events"
 	"kibo/server/gdpr"
 	"kibo/server/hub"
@@ -50,8 +51,8 @@ func TestDataRequestAlertsOncePerMarkToTheRightPeople(t *testing.T) {
 	berlin, _ := time.LoadLocation("Europe/Berlin")
 	inbox, _ := st.CreateInbox(ctx, "email", "Support", "", map[string]any{"address": "support@example.com"})
 	open := func(who string, received time.Time) *store.DataRequest {
-		got, err := st.Ingest(ctx, store.Incoming{InboxID: inbox.ID, Identity: store.IdentityRef{Kind: "email", ExternalID: who, Name: "Private Person"},
-			Subject: "my data", Text: "please send me my data", NewThread: true})
+		got, err := st.Ingest(ctx, store.Incoming{Inbound: connectors.Inbound{InboxID: inbox.ID, Identity: connectors.Identity{Kind: "email", ExternalID: who, Name: "Private Person"},
+			Subject: "my data", Text: "please send me my data", NewThread: true}})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"kibo/connectors"
 	"log/slog"
 	"strconv"
 	"testing"
@@ -27,7 +28,7 @@ func TestFollowupRetriedAfterAFailure(t *testing.T) {
 	}
 	scope := strconv.FormatInt(in.ID, 10)
 	say := func(who string) int64 {
-		r, err := st.Ingest(ctx, store.Incoming{InboxID: in.ID, Identity: store.IdentityRef{Kind: "visitor", Scope: scope, ExternalID: who}, ClientID: who, Text: "hello"})
+		r, err := st.Ingest(ctx, store.Incoming{Inbound: connectors.Inbound{InboxID: in.ID, Identity: connectors.Identity{Kind: "visitor", Scope: scope, ExternalID: who}, ClientID: who, Text: "hello"}})
 		if err != nil {
 			t.Fatal(err)
 		}

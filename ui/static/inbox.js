@@ -575,7 +575,7 @@
         if (!has) { markRows(); if (S.order.length === 1) showFoot(); }
       }
     }
-    if (S.open && S.open.id === c.id) { S.open.conv = c; renderHead(); renderBanner(); }
+    if (S.open && S.open.id === c.id) { S.open.conv = c; renderHead(); renderBanner(); renderSeen(); }
   }
 
   function markRows() {
@@ -635,6 +635,9 @@
         break;
       case 'counts':
         if (ev.counts) { S.counts = ev.counts; renderCounts(); }
+        break;
+      case 'conversation.seen':
+        contactRead(ev.conversation_id, ev.contact_read_id);
         break;
       case 'typing':
         if (S.open && ev.conversation_id === S.open.id && ev.who === 'contact') showTyping(ev.name, ev.on);
@@ -780,6 +783,7 @@
     // events that arrived while the thread was loading; addMessage drops duplicates
     for (const m of o.early.splice(0)) addMessage(m, true);
     if (!o.msgs.size) o.el.thread.appendChild(h('div', { class: 'empty thread-empty' }, h('p', null, 'No messages yet.')));
+    renderSeen();
     o.el.thread.scrollTop = o.el.thread.scrollHeight;
     if (!conv.unread_count) o.readUpTo = o.lastId;
     markRead();
@@ -1015,20 +1019,36 @@
 
   // ---- messages ---------------------------------------------------------------------
 
-  const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]]/g;
+  // linkify:begin: one rule, the same in widget.js and inbox.js (ui_test.go; cases in
+  // server/browser_linkify_test.go). linkParts cuts text into strings and {url, href}:
+  // an http(s) address, without the punctuation that ends a sentence or a bracket it
+  // does not open.
+  function linkParts(text) {
+    var re = /\bhttps?:\/\/[^\s<>"'`]+/gi, out = [], at = 0, m;
+    while ((m = re.exec(text))) {
+      var u = m[0];
+      for (;;) {
+        var last = u.slice(-1);
+        if (/[.,;:!?'"\]}>]/.test(last) || last === ')' && u.split('(').length <= u.split(')').length - 1) u = u.slice(0, -1);
+        else break;
+      }
+      if (m.index > at) out.push(text.slice(at, m.index));
+      var href = null;
+      try {
+        var p = new URL(u);
+        if (p.protocol === 'http:' || p.protocol === 'https:') href = p.href;
+      } catch (e) { /* not an address after all: text */ }
+      out.push(href ? { url: u, href: href } : u);
+      at = re.lastIndex = m.index + u.length;
+    }
+    if (at < text.length) out.push(text.slice(at));
+    return out;
+  }
+  // linkify:end
   // linkify turns plain text into text nodes and links; nothing is parsed as HTML.
   function linkify(text) {
-    const out = [];
-    let last = 0;
-    String(text || '').replace(URL_RE, (m, i) => {
-      if (i > last) out.push(text.slice(last, i));
-      const href = K.safeURL(m);
-      out.push(href ? h('a', { href, target: '_blank', rel: 'noopener noreferrer nofollow' }, m) : m);
-      last = i + m.length;
-      return m;
-    });
-    if (last < text.length) out.push(text.slice(last));
-    return out;
+    return linkParts(String(text || '')).map((p) => (typeof p === 'string' ? p
+      : h('a', { href: p.href, target: '_blank', rel: 'noopener noreferrer nofollow' }, p.url)));
   }
 
   // An e-mail's HTML is shown in a sandboxed frame (no scripts, no forms, an opaque
@@ -1226,8 +1246,37 @@
     if (!cur) return;
     const merged = Object.assign({}, cur.m, m);
     const el = buildMessage(merged);
+    const seen = cur.el.querySelector('.msg-seen');
     cur.el.replaceWith(el);
     o.msgs.set(m.id, { m: merged, el });
+    if (seen) renderSeen();
+  }
+
+  // "Seen" stands on the last of our messages the customer has read: their widget
+  // says how far (contact_read_id), and conversation.seen moves it while we look.
+  function renderSeen() {
+    const o = S.open;
+    if (!o || !o.msgs) return;
+    const upTo = (o.conv && o.conv.contact_read_id) || 0;
+    let last = null;
+    for (const x of o.msgs.values()) {
+      const m = x.m;
+      if (m.id <= upTo && m.direction === 'out' && !m.private && (m.author || {}).kind !== 'system' && (!last || m.id > last.m.id)) last = x;
+    }
+    const mark = last && last.el.querySelector('.msg-meta');
+    for (const e of o.el.thread.querySelectorAll('.msg-seen')) if (e.parentNode !== mark) e.remove();
+    if (mark && !mark.querySelector('.msg-seen')) {
+      mark.appendChild(h('span', { class: 'dlv msg-seen', title: 'The customer has seen this message and the ones before it' }, icon('check'), 'Seen'));
+    }
+  }
+
+  function contactRead(convID, upTo) {
+    const c = S.known.get(convID);
+    if (c && !(c.contact_read_id >= upTo)) S.known.set(convID, Object.assign({}, c, { contact_read_id: upTo }));
+    const o = S.open;
+    if (!o || o.id !== convID || !o.conv || o.conv.contact_read_id >= upTo) return;
+    o.conv = Object.assign({}, o.conv, { contact_read_id: upTo });
+    renderSeen();
   }
 
   async function retry(m, btn) {

@@ -255,27 +255,39 @@
   }
 
   // ---- messages
-  function linkify(node, text) {
-    var re = /\bhttps?:\/\/[^\s<>"'`]+/gi, at = 0, m;
+  // linkify:begin: one rule, the same in widget.js and inbox.js (ui_test.go; cases in
+  // server/browser_linkify_test.go). linkParts cuts text into strings and {url, href}:
+  // an http(s) address, without the punctuation that ends a sentence or a bracket it
+  // does not open.
+  function linkParts(text) {
+    var re = /\bhttps?:\/\/[^\s<>"'`]+/gi, out = [], at = 0, m;
     while ((m = re.exec(text))) {
       var u = m[0];
-      for (;;) { // drop trailing punctuation, keeping a closing paren that is balanced
+      for (;;) {
         var last = u.slice(-1);
         if (/[.,;:!?'"\]}>]/.test(last) || last === ')' && u.split('(').length <= u.split(')').length - 1) u = u.slice(0, -1);
         else break;
       }
-      if (m.index > at) node.appendChild(d.createTextNode(text.slice(at, m.index)));
-      var a = null;
+      if (m.index > at) out.push(text.slice(at, m.index));
+      var href = null;
       try {
         var p = new URL(u);
-        if (p.protocol === 'http:' || p.protocol === 'https:') {
-          a = el('a', null, u); a.href = p.href; a.target = '_blank'; a.rel = 'noopener noreferrer nofollow';
-        }
-      } catch (e) {}
-      node.appendChild(a || d.createTextNode(u));
+        if (p.protocol === 'http:' || p.protocol === 'https:') href = p.href;
+      } catch (e) { /* not an address after all: text */ }
+      out.push(href ? { url: u, href: href } : u);
       at = re.lastIndex = m.index + u.length;
     }
-    if (at < text.length) node.appendChild(d.createTextNode(text.slice(at)));
+    if (at < text.length) out.push(text.slice(at));
+    return out;
+  }
+  // linkify:end
+  function linkify(node, text) {
+    linkParts(text).forEach(function (p) {
+      if (typeof p === 'string') return node.appendChild(d.createTextNode(p));
+      var a = el('a', null, p.url);
+      a.href = p.href; a.target = '_blank'; a.rel = 'noopener noreferrer nofollow';
+      node.appendChild(a);
+    });
   }
   function nearBottom() { return list.scrollHeight - list.scrollTop - list.clientHeight < 80; }
   function stick(force) { if (force || nearBottom()) list.scrollTop = list.scrollHeight; }
