@@ -25,6 +25,18 @@ type Channel struct {
 	// Name is the channel in a sentence to an agent: "e-mail", "Messenger", "the chat
 	// widget".
 	Name string
+	// Title is the channel as a label (a report's legend, a list): "E-mail"; Color its
+	// colour in charts. Empty Title: the kind.
+	Title, Color string
+	// Subjects says the customer writes a subject of their own (e-mail): what Kibo reads
+	// in a message (data-request detection) reads it too. Elsewhere a conversation's
+	// subject is only the opening words of its first message.
+	Subjects bool
+	// Broadcast is the least time between two messages of an incident's update sent
+	// through this channel to the people it concerns, so a large audience neither trips
+	// the platform's limits nor delays the agents' own replies. Zero: incidents reach
+	// this channel's people another way (the chat's widget shows them), not by message.
+	Broadcast time.Duration
 
 	// Secrets are the settings an admin writes and never reads back: the API shows
 	// whether each is set. A key is secret wherever it stands in the settings (e-mail's
@@ -193,6 +205,20 @@ func (r *Registry) Register(ch Channel) {
 	}
 	r.byKind[ch.Kind] = &ch
 	r.kinds = append(r.kinds, ch.Kind)
+}
+
+// Broadcasting are the kinds an incident's updates are sent through (Broadcast > 0).
+func (r *Registry) Broadcasting() []string {
+	var out []string
+	if r == nil {
+		return out
+	}
+	for _, k := range r.kinds {
+		if r.byKind[k].Broadcast > 0 {
+			out = append(out, k)
+		}
+	}
+	return out
 }
 
 // Lookup is the channel of a kind.

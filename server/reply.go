@@ -7,7 +7,6 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"kibo/connectors"
-	"kibo/connectors/email"
 	"kibo/store"
 )
 
@@ -87,12 +86,4 @@ func (s *Server) inboxSettings(ctx context.Context, inboxID int64) connectors.Se
 		return nil
 	}
 	return in.Settings
-}
-
-// newMessageID and inboxAddress serve the incident fan-out (broadcast.go), which still
-// asks for e-mail by name; a reply asks its channel (Replies.ExternalID).
-func newMessageID(address string) string { return email.NewMessageID(address) }
-
-func (s *Server) inboxAddress(ctx context.Context, inboxID int64) string {
-	return s.inboxSettings(ctx, inboxID).String("address")
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"kibo/connectors"
 	"kibo/server/words"
 	"kibo/store"
 )
@@ -75,6 +76,7 @@ func (s *Server) reportsPage(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	lb := labels{s.cfg.Channels}
 	type row struct {
 		Name          string
 		Count         int
@@ -86,7 +88,7 @@ func (s *Server) reportsPage(c *fiber.Ctx) error {
 		for _, st := range list {
 			name := st.Name
 			if byChannel {
-				name = channelWords[st.Channel]
+				name = lb.name(st.Channel)
 			}
 			out = append(out, row{name, st.Count, words.Duration(st.MedianSeconds), words.Duration(st.P90Seconds), st.MedianSeconds, st.P90Seconds})
 		}
@@ -95,34 +97,50 @@ func (s *Server) reportsPage(c *fiber.Ctx) error {
 	totals := []row{}
 	for _, ch := range r.Channels {
 		convs, msgs := r.ChannelTotals(ch)
-		totals = append(totals, row{Name: channelWords[ch], Count: convs, MedianS: int64(msgs)})
+		totals = append(totals, row{Name: lb.name(ch), Count: convs, MedianS: int64(msgs)})
 	}
 	return s.render(c, fiber.StatusOK, "reports.html", "Reports", map[string]any{
 		"Report": r, "From": r.From.In(loc).Format("2006-01-02"), "To": r.To.In(loc).AddDate(0, 0, -1).Format("2006-01-02"),
-		"VolumeChart":   volumeChart(r),
+		"VolumeChart":   volumeChart(r, lb),
 		"FirstResponse": row{"All", r.FirstResponse.Overall.Count, words.Duration(r.FirstResponse.Overall.MedianSeconds), words.Duration(r.FirstResponse.Overall.P90Seconds), 0, 0},
 		"Resolution":    row{"All", r.Resolution.Overall.Count, words.Duration(r.Resolution.Overall.MedianSeconds), words.Duration(r.Resolution.Overall.P90Seconds), 0, 0},
 		"FRByChannel":   rows(r.FirstResponse.ByChannel, true), "FRByAgent": rows(r.FirstResponse.ByAgent, false),
 		"ResByChannel": rows(r.Resolution.ByChannel, true), "ResByAgent": rows(r.Resolution.ByAgent, false),
-		"FRChart":  timeChart(r.FirstResponse.ByChannel),
-		"ResChart": timeChart(r.Resolution.ByChannel),
-		"Totals":   totals, "ChannelNames": channelWords,
+		"FRChart":  timeChart(r.FirstResponse.ByChannel, lb),
+		"ResChart": timeChart(r.Resolution.ByChannel, lb),
+		"Totals":   totals, "ChannelNames": lb.names(r.Channels),
 	})
 }
 
-var channelWords = map[string]string{"chat": "Chat", "email": "E-mail", "messenger": "Messenger", "x": "X"}
+// labels are the channels' names and colours in a report, as their descriptors give
+// them (a channel this Kibo no longer runs shows by its kind, in grey).
+type labels struct{ reg *connectors.Registry }
 
-var channelColors = map[string]string{"chat": "#2f6fed", "email": "#8b5cf6", "messenger": "#0ea5e9", "x": "#334155"}
+func (l labels) name(kind string) string {
+	if ch, ok := l.reg.Lookup(kind); ok && ch.Title != "" {
+		return ch.Title
+	}
+	return kind
+}
 
-func channelColor(ch string) string {
-	if c, ok := channelColors[ch]; ok {
-		return c
+func (l labels) color(kind string) string {
+	if ch, ok := l.reg.Lookup(kind); ok && ch.Color != "" {
+		return ch.Color
 	}
 	return "#94a3b8"
 }
 
+// names are the names of the kinds a report shows, for its template.
+func (l labels) names(kinds []string) map[string]string {
+	out := map[string]string{}
+	for _, k := range kinds {
+		out[k] = l.name(k)
+	}
+	return out
+}
+
 // volumeChart draws new conversations per day as bars stacked by channel.
-func volumeChart(r *store.Report) template.HTML {
+func volumeChart(r *store.Report, lb labels) template.HTML {
 	const w, h, left, bottom, top = 720, 240, 36, 28, 10
 	n := len(r.Days)
 	if n == 0 {
@@ -161,7 +179,7 @@ func volumeChart(r *store.Report) template.HTML {
 			bh := plotH * float64(v) / float64(maxDay)
 			y -= bh
 			fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"><title>%s %s: %d</title></rect>`,
-				x, y, barW, bh, channelColor(ch), html.EscapeString(day), html.EscapeString(channelWords[ch]), v)
+				x, y, barW, bh, lb.color(ch), html.EscapeString(day), html.EscapeString(lb.name(ch)), v)
 		}
 		if i%labelEvery == 0 {
 			fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" text-anchor="middle" fill="#5f6b7a">%s</text>`, x+barW/2, h-10, html.EscapeString(day[5:]))
@@ -172,7 +190,7 @@ func volumeChart(r *store.Report) template.HTML {
 }
 
 // timeChart draws the median and 90th percentile per channel as horizontal bars.
-func timeChart(stats []store.TimeStat) template.HTML {
+func timeChart(stats []store.TimeStat, lb labels) template.HTML {
 	if len(stats) == 0 {
 		return ""
 	}
@@ -187,11 +205,11 @@ func timeChart(stats []store.TimeStat) template.HTML {
 	fmt.Fprintf(&b, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-label="Median and 90th percentile by channel">`, w, h)
 	for i, st := range stats {
 		y := 4 + i*rowH
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" text-anchor="end" fill="#1c2330">%s</text>`, left-8, y+17, html.EscapeString(channelWords[st.Channel]))
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="12" text-anchor="end" fill="#1c2330">%s</text>`, left-8, y+17, html.EscapeString(lb.name(st.Channel)))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="10" fill="%s" opacity="0.35"><title>90th percentile %s</title></rect>`,
-			left, y+4, max(1, float64(st.P90Seconds)*scale), channelColor(st.Channel), words.Duration(st.P90Seconds))
+			left, y+4, max(1, float64(st.P90Seconds)*scale), lb.color(st.Channel), words.Duration(st.P90Seconds))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%.1f" height="10" fill="%s"><title>median %s</title></rect>`,
-			left, y+16, max(1, float64(st.MedianSeconds)*scale), channelColor(st.Channel), words.Duration(st.MedianSeconds))
+			left, y+16, max(1, float64(st.MedianSeconds)*scale), lb.color(st.Channel), words.Duration(st.MedianSeconds))
 		fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="11" fill="#5f6b7a">%s / %s</text>`,
 			float64(left)+max(1, float64(st.P90Seconds)*scale)+6, y+17, words.Duration(st.MedianSeconds), words.Duration(st.P90Seconds))
 	}

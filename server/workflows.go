@@ -28,15 +28,15 @@ func (s *Server) newWorkflows() {
 	s.dueTimes = sla.New(s.store, log)
 	s.incidents = incidents.New(incidents.Deps{
 		Store: s.store, Events: s.events, Widgets: s.chat, WakeOutbox: s.outbox.wake,
-		InboxAddress: s.inboxAddress, NewMessageID: newMessageID,
+		Channels: s.cfg.Channels, InboxSettings: s.inboxSettings,
 		PublicURL: s.cfg.PublicURL, Now: now, Log: log,
 	})
 	s.alerts = alerts.New(alerts.Deps{
-		Store: s.store, Events: s.events, WakeOutbox: s.outbox.wake, Hosts: s.hosts(),
+		Store: s.store, Events: s.events, WakeOutbox: s.outbox.wake, Hosts: s.hosts(), Channels: s.cfg.Channels,
 		PublicURL: s.cfg.PublicURL, Now: now, Log: log,
 	})
 	s.dataRequests = datarequests.New(datarequests.Deps{
-		Store: s.store, Events: s.events, WakeOutbox: s.outbox.wake,
+		Store: s.store, Events: s.events, WakeOutbox: s.outbox.wake, Channels: s.cfg.Channels,
 		PublicURL: s.cfg.PublicURL, Now: now, Log: log,
 	})
 	steps := followups.Inbound{SLA: s.dueTimes, DataRequests: s.dataRequests, Incidents: s.incidents}

@@ -449,7 +449,7 @@ func (s *Store) SetWidgetsReached(ctx context.Context, updateID int64, n int) er
 }
 
 // AudienceMember is a contact to tell about an incident, with the conversation to tell
-// them on: their latest one on a channel that is not the chat (chat visitors see the
+// them on: their latest one on a channel that carries broadcasts (chat visitors see the
 // incident in the widget).
 type AudienceMember struct {
 	ContactID             int64
@@ -460,8 +460,9 @@ type AudienceMember struct {
 }
 
 // Audience returns a page of an audience (ParseAudience) as of at, by contact id after
-// afterContactID.
-func (s *Store) Audience(ctx context.Context, audience string, at time.Time, afterContactID int64, limit int) ([]AudienceMember, error) {
+// afterContactID, each on their latest conversation on one of the kinds given (the
+// channels that carry broadcasts).
+func (s *Store) Audience(ctx context.Context, audience string, at time.Time, kinds []string, afterContactID int64, limit int) ([]AudienceMember, error) {
 	kind, days, err := ParseAudience(audience)
 	if err != nil {
 		return nil, err
@@ -478,11 +479,13 @@ func (s *Store) Audience(ctx context.Context, audience string, at time.Time, aft
 	if limit <= 0 {
 		limit = 200
 	}
+	kindsJSON, _ := json.Marshal(kinds)
+	args = append([]any{string(kindsJSON)}, args...)
 	args = append(args, afterContactID, limit)
 	rows, err := s.query(ctx, `SELECT ct.id, c.id, c.inbox_id, i.kind, c.last_customer_message_at
 		FROM contacts ct
 		JOIN conversations c ON c.id = (SELECT c2.id FROM conversations c2 JOIN inboxes i2 ON i2.id = c2.inbox_id
-			WHERE c2.contact_id = ct.id AND c2.deleted_at IS NULL AND i2.kind <> 'chat' AND i2.deleted_at IS NULL
+			WHERE c2.contact_id = ct.id AND c2.deleted_at IS NULL AND i2.kind IN (SELECT value FROM json_each(?)) AND i2.deleted_at IS NULL
 			ORDER BY c2.last_message_at DESC, c2.id DESC LIMIT 1)
 		JOIN inboxes i ON i.id = c.inbox_id
 		WHERE ct.merged_into IS NULL AND `+cond+` AND ct.id > ? ORDER BY ct.id LIMIT ?`, args...)

@@ -85,17 +85,17 @@ func TestAudienceAndIdempotentFanout(t *testing.T) {
 	now := clk.Now()
 
 	ids := func(ms []AudienceMember) string { return fmt.Sprint(len(ms)) }
-	openAud, _ := s.Audience(ctx, "open", now, 0, 100)
+	openAud, _ := s.Audience(ctx, "open", now, broadcastKinds, 0, 100)
 	if len(openAud) != 1 || openAud[0].ContactID != ann2.ContactID || openAud[0].ConversationID != ann2.ConversationID || openAud[0].Channel != "email" {
 		t.Fatalf("open audience: %+v", openAud)
 	}
-	if all, _ := s.Audience(ctx, "all", now, 0, 100); len(all) != 2 {
+	if all, _ := s.Audience(ctx, "all", now, broadcastKinds, 0, 100); len(all) != 2 {
 		t.Fatalf("all (chat-only visitors are told in the widget): %s", ids(all))
 	}
-	if recent, _ := s.Audience(ctx, "recent:7", now, 0, 100); len(recent) != 1 {
+	if recent, _ := s.Audience(ctx, "recent:7", now, broadcastKinds, 0, 100); len(recent) != 1 {
 		t.Fatalf("recent: %s", ids(recent))
 	}
-	if page, _ := s.Audience(ctx, "all", now, ann2.ContactID, 100); len(page) != 0 && page[0].ContactID <= ann2.ContactID {
+	if page, _ := s.Audience(ctx, "all", now, broadcastKinds, ann2.ContactID, 100); len(page) != 0 && page[0].ContactID <= ann2.ContactID {
 		t.Fatalf("paging: %+v", page)
 	}
 	_ = visitor
@@ -144,3 +144,7 @@ func TestAudienceAndIdempotentFanout(t *testing.T) {
 		t.Fatalf("pending after finishing %+v", jobs)
 	}
 }
+
+// broadcastKinds are the channels that carry an incident's updates in these tests (the
+// registry's Broadcasting in Kibo).
+var broadcastKinds = []string{"email", "messenger", "x"}

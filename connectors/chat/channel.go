@@ -22,6 +22,8 @@ func Channel() connectors.Channel {
 	return connectors.Channel{
 		Kind:      Kind,
 		Name:      "the chat widget",
+		Title:     "Chat",
+		Color:     "#2f6fed",
 		Secrets:   []string{"identity_secret"},
 		Generated: []string{"identity_secret"},
 		Validate:  validateSettings,

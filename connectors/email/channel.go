@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"kibo/connectors"
 	"kibo/connectors/netguard"
@@ -18,10 +19,14 @@ const Kind = "email"
 // Replies may carry files, and go out with a Message-ID fixed before the first attempt.
 func Channel() connectors.Channel {
 	return connectors.Channel{
-		Kind:     Kind,
-		Name:     "e-mail",
-		Secrets:  []string{"password"},
-		Validate: validateSettings,
+		Kind:      Kind,
+		Name:      "e-mail",
+		Title:     "E-mail",
+		Color:     "#8b5cf6",
+		Subjects:  true,
+		Broadcast: 100 * time.Millisecond, // 10 a second
+		Secrets:   []string{"password"},
+		Validate:  validateSettings,
 		Replies: connectors.Replies{
 			Files:      true,
 			ExternalID: func(s connectors.Settings) string { return NewMessageID(s.String("address")) },

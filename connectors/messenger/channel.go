@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/url"
+	"time"
 
 	"kibo/connectors"
 	"kibo/connectors/netguard"
@@ -15,9 +16,12 @@ import (
 // webhook for everything that comes in.
 func Channel() connectors.Channel {
 	return connectors.Channel{
-		Kind:    Kind,
-		Name:    "Messenger",
-		Secrets: []string{"page_access_token", "app_secret", "verify_token"},
+		Kind:      Kind,
+		Name:      "Messenger",
+		Title:     "Messenger",
+		Color:     "#0ea5e9",
+		Broadcast: 50 * time.Millisecond, // 20 a second
+		Secrets:   []string{"page_access_token", "app_secret", "verify_token"},
 		Validate: func(ctx context.Context, s connectors.Settings, hosts netguard.Policy) error {
 			if err := s.Require("page_id", "page_access_token", "app_secret", "verify_token"); err != nil {
 				return err

@@ -16,9 +16,12 @@ import (
 // also taken from the Account Activity webhook.
 func Channel() connectors.Channel {
 	return connectors.Channel{
-		Kind:    Kind,
-		Name:    "X",
-		Secrets: []string{"consumer_secret", "access_token", "access_secret"},
+		Kind:      Kind,
+		Name:      "X",
+		Title:     "X",
+		Color:     "#334155",
+		Broadcast: time.Second, // DMs are tightly limited
+		Secrets:   []string{"consumer_secret", "access_token", "access_secret"},
 		Validate: func(ctx context.Context, s connectors.Settings, hosts netguard.Policy) error {
 			if err := s.Require("user_id", "consumer_key", "consumer_secret", "access_token", "access_secret"); err != nil {
 				return err

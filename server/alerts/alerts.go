@@ -17,6 +17,8 @@ import (
 	"sync"
 	"time"
 
+	"kibo/connectors"
+	"kibo/connectors/email"
 	"kibo/connectors/netguard"
 	"kibo/server/words"
 	"kibo/store"
@@ -36,6 +38,9 @@ type Deps struct {
 	WakeOutbox func()
 	// Hosts is the policy for the webhook URL an admin types (netguard).
 	Hosts netguard.Policy
+	// Channels say which inboxes connect to anything that can fail (a channel Kibo
+	// hosts itself, the chat, has no connection to go down).
+	Channels *connectors.Registry
 	// PublicURL is how browsers reach Kibo, for the links in e-mails and webhooks.
 	PublicURL string
 	Now       func() time.Time
@@ -119,7 +124,7 @@ func (t *Team) hasEmailInbox(ctx context.Context) bool {
 		return false
 	}
 	for _, in := range inboxes {
-		if in.Kind == "email" {
+		if in.Kind == email.Kind { // alerts go out as e-mail, from an e-mail inbox
 			return true
 		}
 	}

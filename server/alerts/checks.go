@@ -154,8 +154,8 @@ func (t *Team) CheckChannels(ctx context.Context) {
 	}
 	var admins []*store.Agent
 	for _, in := range inboxes {
-		if in.Kind == "chat" {
-			continue
+		if ch, ok := t.Channels.Lookup(in.Kind); ok && ch.Connect == nil {
+			continue // a channel Kibo hosts itself (the chat) has no connection to go down
 		}
 		if in.State != "error" {
 			t.mu.Lock()

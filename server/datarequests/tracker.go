@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"kibo/connectors"
 	"kibo/server/alerts"
 	"kibo/server/gdpr"
 	"kibo/server/words"
@@ -24,6 +25,8 @@ type Events interface {
 type Deps struct {
 	Store  *store.Store
 	Events Events
+	// Channels say which channels' subjects the customer wrote (detection reads them).
+	Channels *connectors.Registry
 	// WakeOutbox makes the outbox send the alert e-mails just queued.
 	WakeOutbox func()
 	// PublicURL is how browsers reach Kibo, for the link in alert e-mails.
@@ -48,8 +51,8 @@ func (t *Tracker) Detect(ctx context.Context, conv *store.Conversation, msg *sto
 		return nil
 	}
 	subject := ""
-	if conv.Channel == "email" {
-		subject = conv.Subject // on other channels the subject is the first message's opening words
+	if ch, ok := t.Channels.Lookup(conv.Channel); ok && ch.Subjects {
+		subject = conv.Subject // elsewhere the subject is the first message's opening words
 	}
 	sug, ok := gdpr.Detect(subject, msg.Text)
 	if !ok {

@@ -51,13 +51,17 @@ func (b *Broadcaster) AfterIngest(ctx context.Context, work store.Followup, conv
 		}
 		return nil
 	}
+	ch, ok := b.Channels.Lookup(conv.Channel)
+	if !ok {
+		return nil // a channel this Kibo no longer runs: nothing can answer there
+	}
 	im := store.IncidentMessage{
 		Kind: "auto_reply", IncidentID: inc.ID, ContactID: conv.Contact.ID, ConversationID: conv.ID, Channel: conv.Channel,
 		DedupeKey:  fmt.Sprintf("incident-auto:%d:%d", inc.ID, conv.Contact.ID),
-		AuthorName: b.Store.CompanyName(ctx), Text: b.autoReplyText(ctx, inc), Queue: conv.Channel != "chat", Bump: true,
+		AuthorName: b.Store.CompanyName(ctx), Text: b.autoReplyText(ctx, inc), Queue: !ch.Replies.Direct, Bump: true,
 	}
-	if conv.Channel == "email" {
-		im.ExternalID = b.NewMessageID(b.InboxAddress(ctx, conv.InboxID))
+	if ch.Replies.ExternalID != nil {
+		im.ExternalID = ch.Replies.ExternalID(b.InboxSettings(ctx, conv.InboxID))
 	}
 	msgs, err := b.Store.AddIncidentMessages(ctx, []store.IncidentMessage{im})
 	if errors.Is(err, store.ErrNotFound) {

@@ -6,19 +6,10 @@ import (
 	"strings"
 	"time"
 
-	"kibo/connectors/messenger"
+	"kibo/connectors"
 	"kibo/server/words"
 	"kibo/store"
 )
-
-// Broadcast pacing per channel: the outbox sends a broadcast's messages no faster than
-// this, so a large audience neither trips the platform's limits nor delays the agents'
-// own replies (which are due at once and so go first).
-var broadcastInterval = map[string]time.Duration{
-	"email":     100 * time.Millisecond, // 10 a second
-	"messenger": 50 * time.Millisecond,  // 20 a second
-	"x":         time.Second,            // DMs are tightly limited
-}
 
 const fanoutPage = 200
 
@@ -69,12 +60,12 @@ func (b *Broadcaster) Fanout(ctx context.Context, j store.FanoutJob) error {
 	}
 	author := b.Store.CompanyName(ctx)
 	text := b.broadcastText(ctx, inc, upd)
-	addresses := map[int64]string{}
+	settingsOf := map[int64]connectors.Settings{}
 	next := map[string]time.Time{}
 	now := b.Now()
 	var after int64
 	for {
-		members, err := b.Store.Audience(ctx, inc.Audience, j.CreatedAt, after, fanoutPage)
+		members, err := b.Store.Audience(ctx, inc.Audience, j.CreatedAt, b.Channels.Broadcasting(), after, fanoutPage)
 		if err != nil {
 			return err
 		}
@@ -86,22 +77,26 @@ func (b *Broadcaster) Fanout(ctx context.Context, j store.FanoutJob) error {
 				Channel: m.Channel, DedupeKey: fmt.Sprintf("incident:%d:%d:%d", inc.ID, upd.ID, m.ContactID),
 				AuthorName: author, Text: text, Queue: true,
 			}
-			if m.Channel == "messenger" {
-				var last time.Time
+			ch, ok := b.Channels.Lookup(m.Channel)
+			if !ok {
+				im.Skip = "this Kibo runs no " + m.Channel + " channel"
+			} else {
+				// the channel judges it as it judges an agent's reply: its window
+				d := connectors.Draft{Now: now}
 				if m.LastCustomerMessageAt != nil {
-					last = *m.LastCustomerMessageAt
+					d.LastInboundAt = *m.LastCustomerMessageAt
 				}
-				if messenger.ReplyWindow(last, now) != messenger.WindowOpen {
-					im.Skip = "Messenger takes no message: the customer last wrote more than 24 hours ago"
+				if err := ch.AcceptReply(d); err != nil {
+					im.Skip = err.Error()
 				}
 			}
-			if m.Channel == "email" && im.Skip == "" {
-				addr, ok := addresses[m.InboxID]
+			if im.Skip == "" && ch.Replies.ExternalID != nil {
+				settings, ok := settingsOf[m.InboxID]
 				if !ok {
-					addr = b.InboxAddress(ctx, m.InboxID)
-					addresses[m.InboxID] = addr
+					settings = b.InboxSettings(ctx, m.InboxID)
+					settingsOf[m.InboxID] = settings
 				}
-				im.ExternalID = b.NewMessageID(addr)
+				im.ExternalID = ch.Replies.ExternalID(settings)
 			}
 			if im.Skip == "" {
 				at, ok := next[m.Channel]
@@ -109,7 +104,7 @@ func (b *Broadcaster) Fanout(ctx context.Context, j store.FanoutJob) error {
 					at = now
 				}
 				im.NotBefore = at
-				next[m.Channel] = at.Add(broadcastInterval[m.Channel])
+				next[m.Channel] = at.Add(ch.Broadcast)
 			}
 			batch = append(batch, im)
 		}

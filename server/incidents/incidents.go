@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"kibo/connectors"
 	"kibo/server/words"
 	"kibo/store"
 )
@@ -45,11 +46,13 @@ type Deps struct {
 	Widgets Widgets
 	// WakeOutbox makes the outbox send what was just queued.
 	WakeOutbox func()
-	// InboxAddress and NewMessageID give an e-mail Kibo sends from an inbox its
-	// Message-ID before it is stored, as an agent's reply gets one, so that the
-	// customer's answer threads onto it.
-	InboxAddress func(ctx context.Context, inboxID int64) string
-	NewMessageID func(address string) string
+	// Channels say what a message Kibo sends by itself may do on each channel (its
+	// window, an id made before it is stored, sent directly or through the outbox, and
+	// the pace of a broadcast), as they say it for an agent's reply.
+	Channels *connectors.Registry
+	// InboxSettings are an inbox's settings as its channel reads them (an e-mail's
+	// Message-ID is made from its address).
+	InboxSettings func(ctx context.Context, inboxID int64) connectors.Settings
 	// PublicURL is how browsers reach Kibo; empty when unknown (the notices then
 	// carry no link to the status page).
 	PublicURL string
